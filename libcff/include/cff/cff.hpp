@@ -1,0 +1,14 @@
+#pragma once
+/// @file cff.hpp
+/// libcff's C++ API in one include. Namespace `cff`.
+
+#include "cff/augment.hpp"
+#include "cff/data.hpp"
+#include "cff/error.hpp"
+#include "cff/losses.hpp"
+#include "cff/model.hpp"
+#include "cff/options.hpp"
+#include "cff/registry.hpp"
+#include "cff/runtime.hpp"
+#include "cff/trainer.hpp"
+#include "cff/version.hpp"

@@ -1,0 +1,105 @@
+#pragma once
+/// @file options.hpp
+/// Everything that defines a model and how it is trained: plain structs with the paper's defaults.
+/// A Config is saved inside every checkpoint, so a loaded model knows how it was built.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cff {
+
+/// MLP[E L]: L x (Linear -> ReLU).  ViT[E H L]: patch embedding + pre-norm encoder blocks.
+enum class Architecture { kMlp, kVit };
+
+/// How the encoder is trained in stage 1.
+enum class Algorithm {
+  kContrastive,     ///< CFF / CFF+M: two (or one) augmented views, contrastive local loss
+  kForwardForward,  ///< FF / SymBa: label in the input, positive and negative passes, goodness loss
+  kBackprop,        ///< BP: encoder + head trained end to end with cross-entropy (no stage 2)
+};
+
+/// Floating-point mode of the forward and backward passes. Losses always run in float32.
+enum class Precision { kFloat32, kBFloat16 };
+
+/// How a ViT's tokens are reduced to one vector z_l.
+enum class Pooling { kMean, kClassToken };
+
+/// How an FF-trained model predicts.
+enum class FFPrediction {
+  kGoodness,  ///< try every label, sum goodness over layers 2..L, argmax (Hinton; the paper)
+  kHead,      ///< one pass with a neutral label, linear head on layers 2..L (the "one-pass head")
+};
+
+/// The network's shape. Defaults: MLP[500 3] on 1x28x28 inputs with 10 classes.
+struct ModelOptions {
+  Architecture arch = Architecture::kMlp;
+  int64_t embed_dim = 500;   ///< E: width of every layer (MLP) or token dimension (ViT)
+  int64_t num_layers = 3;    ///< L: number of independently trained layers
+  int64_t num_heads = 4;     ///< H (ViT only); must divide E
+  int64_t patch_size = 4;    ///< p (ViT only); must divide the image height and width
+  int64_t mlp_ratio = 2;     ///< ViT block hidden width = mlp_ratio * E (the paper: 2E)
+  Pooling pooling = Pooling::kMean;  ///< ViT only; kClassToken is the paper's ablation
+  int64_t channels = 1;      ///< C of the input images
+  int64_t height = 28;       ///< H of the input images
+  int64_t width = 28;        ///< W of the input images
+  int64_t num_classes = 10;  ///< labels are 0 .. num_classes-1
+};
+
+/// How the model is trained. Defaults are the paper's (ViT, Sec. 5) unless stated.
+struct TrainOptions {
+  Algorithm algorithm = Algorithm::kContrastive;
+  /// Local loss spec `name[:key=value,...]` (see losses.hpp); empty = the algorithm's default:
+  /// "mcl" (CFF+M, linear margins 0.4 -> 0.1) for kContrastive, "ff" for kForwardForward.
+  std::string loss;
+  /// Augmentation pipeline `name[:key=value,...]+...` (see augment.hpp); empty = the model's
+  /// default: "hflip" for an MLP (a crop hurts a fully connected net), "crop:padding=4+hflip" for a ViT.
+  /// "none" disables augmentation.
+  std::string augment;
+  int64_t views = 2;              ///< kContrastive: 2 = two-forward CFF, 1 = one-forward
+  double lr = 0.004;              ///< stage-1 AdamW learning rate of every layer (BP: of the whole net)
+  double weight_decay = 0.01;     ///< stage-1 AdamW weight decay (PyTorch's AdamW default)
+  double head_lr = 0.0005;        ///< stage-2 (linear head) AdamW learning rate
+  double head_weight_decay = 0.01;
+  int64_t batch_size = 512;
+  int64_t epochs = 10;            ///< stage-1 epochs (BP: all epochs)
+  int64_t head_epochs = 10;       ///< stage-2 epochs (ignored by BP)
+  double val_fraction = 0.1;      ///< share of the training set held out for validation (seeded)
+  bool select_best_epoch = true;  ///< keep the epoch with the lowest validation loss (the paper)
+  FFPrediction ff_prediction = FFPrediction::kGoodness;
+  uint64_t seed = 0;              ///< seeds initialisation, augmentation, shuffling, split, FF labels
+  std::string device = "auto";    ///< "auto" (CUDA when present), "cpu", "cuda", "cuda:N"
+  Precision precision = Precision::kFloat32;
+  bool tf32 = true;               ///< allow TF32 matmuls on CUDA (no effect on CPU)
+  int64_t threads = 0;            ///< CPU threads; 0 = every available core
+  /// Per-channel input normalisation, applied to images scaled to [0,1]. Empty = computed from
+  /// the training set by fit(), or none (mean 0, std 1) when the trainer is driven step by step.
+  std::vector<double> mean, std;
+};
+
+/// A model and its training recipe: what checkpoints store and what Trainer is built from.
+struct Config {
+  ModelOptions model;
+  TrainOptions train;
+
+  /// Throws cff::Error(kInvalidArgument) naming the first bad field (E not divisible by H,
+  /// zero layers, negative lr, patch not dividing the image, ...).
+  void validate() const;
+  /// The loss spec actually used (train.loss or the algorithm's default).
+  std::string loss_spec() const;
+  /// The augmentation spec actually used (train.augment or the architecture's default).
+  std::string augment_spec() const;
+
+  /// JSON text of every field; from_json() accepts any subset and keeps defaults for the rest,
+  /// and rejects unknown keys and values of the wrong type with a message naming the key.
+  std::string to_json() const;
+  static Config from_json(const std::string& text);
+};
+
+std::string to_string(Architecture v);
+std::string to_string(Algorithm v);
+std::string to_string(Precision v);
+std::string to_string(Pooling v);
+std::string to_string(FFPrediction v);
+
+}  // namespace cff

@@ -1,0 +1,42 @@
+#pragma once
+/// @file runtime.hpp
+/// Device, precision and thread selection shared by the trainer and the tools.
+
+#include <string>
+
+#include <torch/torch.h>
+
+#include "cff/options.hpp"
+
+namespace cff {
+
+/// libcff's version string, e.g. "0.1.0" (the run-time twin of CFF_VERSION_STRING).
+const char* version();
+/// The LibTorch version the library was built against, e.g. "1.13.1".
+const char* torch_version();
+
+/// "auto" -> CUDA when available, else CPU; "cpu"; "cuda" or "cuda:N" (kUnsupported if absent).
+torch::Device resolve_device(const std::string& name);
+
+/// Sets LibTorch's intra-op threads and OpenBLAS's threads to `n` (0 = every available core).
+/// Process-wide: affects every model in the process.
+void set_threads(int64_t n);
+/// The number of cores available to this process.
+int64_t available_cores();
+
+/// Enables autocast for `precision` on `device` for its lifetime (no-op for float32); restores
+/// the previous state on destruction. Thread-local, like LibTorch's autocast.
+class AutocastGuard {
+ public:
+  AutocastGuard(const torch::Device& device, Precision precision);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool active_ = false;
+  bool cuda_ = false;
+  bool previous_ = false;
+};
+
+}  // namespace cff

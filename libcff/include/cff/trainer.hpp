@@ -1,0 +1,150 @@
+#pragma once
+/// @file trainer.hpp
+/// The layer-local training engine: builds a model from a Config, trains it step by step or with
+/// fit(), predicts, evaluates, and saves/loads checkpoints. All public methods of one Trainer are
+/// serialised by an internal mutex; separate Trainers may be used from separate threads.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "cff/data.hpp"
+#include "cff/options.hpp"
+
+namespace cff {
+
+/// Activations entering one layer: the streams its loss needs (1 or 2 views, or positive and
+/// negative passes), all for the same `labels`.
+struct LayerBatch {
+  std::vector<torch::Tensor> streams;
+  torch::Tensor labels;
+};
+
+/// Predictions for a batch.
+struct Prediction {
+  torch::Tensor labels;  ///< N, int64: the top-1 class
+  torch::Tensor scores;  ///< N x num_classes, float32: softmax probabilities (FF goodness: summed goodness)
+  torch::Tensor topk;    ///< N x k, int64: classes by decreasing score
+};
+
+/// Accuracy over a dataset.
+struct Evaluation {
+  std::map<int64_t, double> topk;  ///< k -> share of images whose label is among the top k
+  double top1() const { return topk.count(1) ? topk.at(1) : 0.0; }
+  int64_t count = 0;
+};
+
+/// One finished epoch of fit().
+struct EpochRecord {
+  int64_t stage = 1;                 ///< 1 = encoder (layer-local; BP: end to end), 2 = head
+  int64_t epoch = 0;                 ///< 1-based within its stage
+  std::vector<double> train_loss;    ///< per layer (stage 1) or {head cross-entropy}
+  std::vector<double> val_loss;      ///< the same on the validation split (empty without one)
+  double seconds = 0.0;
+  bool best = false;                 ///< the selection criterion improved at this epoch
+};
+
+/// Progress inside fit(), reported after every batch.
+struct Progress {
+  int64_t stage = 1, epoch = 0, epochs = 0, batch = 0, batches = 0;
+  std::vector<double> losses;  ///< running mean of this epoch's training losses
+  double seconds = 0.0;        ///< since the epoch started
+};
+
+/// Optional hooks and run-time settings of fit() that are not part of the model's Config.
+struct FitHooks {
+  std::function<void(const Progress&)> on_progress;
+  std::function<void(const EpochRecord&)> on_epoch;
+  std::string checkpoint_path;             ///< if set, saved atomically after every epoch
+  const std::atomic<bool>* stop = nullptr; ///< if set and true, fit() returns after the current batch
+                                           ///< without saving a partial epoch
+};
+
+/// What fit() did.
+struct FitResult {
+  std::vector<EpochRecord> history;  ///< every epoch so far, including before a resume
+  int64_t best_epoch = 0;            ///< stage-1 epoch kept (0 when no selection)
+  bool stopped = false;              ///< interrupted through FitHooks::stop
+};
+
+class Trainer {
+ public:
+  /// Builds and initialises the model (seeded by config.train.seed). Throws kInvalidArgument for a
+  /// bad config, kUnsupported for an unavailable device.
+  explicit Trainer(const Config& config);
+  ~Trainer();
+  Trainer(Trainer&&) noexcept;
+  Trainer& operator=(Trainer&&) noexcept;
+
+  const Config& config() const;
+  torch::Device device() const;
+  int64_t num_layers() const;
+
+  // ---- stage 1, step by step --------------------------------------------------------------------
+  /// Images (N x C x H x W, uint8 0..255 or float 0..1, any device) and labels (N int64) -> layer-1
+  /// input: augmented views (CFF), positive/negative label passes (FF), or one view (BP).
+  LayerBatch prepare(const torch::Tensor& images, const torch::Tensor& labels, bool augment = true);
+  /// One local update of layer `layer` on `batch` (forward, loss, backward, AdamW step); replaces
+  /// batch.streams by the layer's detached outputs, ready for layer+1. Returns the loss.
+  double train_layer(int64_t layer, LayerBatch& batch);
+  /// One local update of every layer on one batch; returns the per-layer losses. BP: one
+  /// end-to-end update of encoder and head; returns {cross-entropy}.
+  std::vector<double> step(const torch::Tensor& images, const torch::Tensor& labels);
+  /// Per-layer local losses on a batch without any update (validation); BP: {cross-entropy}.
+  std::vector<double> layer_losses(const torch::Tensor& images, const torch::Tensor& labels, bool augment = true);
+
+  // ---- stage 2 --------------------------------------------------------------------------------
+  /// One cross-entropy update of the head on the frozen encoder; returns the loss.
+  double head_step(const torch::Tensor& images, const torch::Tensor& labels, bool augment = true);
+  /// Head cross-entropy on a batch without update.
+  double head_loss(const torch::Tensor& images, const torch::Tensor& labels);
+
+  // ---- inference ------------------------------------------------------------------------------
+  /// One forward pass (FF goodness: one per class). k in 1 .. num_classes.
+  Prediction predict(const torch::Tensor& images, int64_t k = 1);
+  /// Pooled representation z_l of layer `layer` (0-based), N x E float32 on the CPU.
+  torch::Tensor embed(const torch::Tensor& images, int64_t layer);
+  /// Top-k accuracy over `data` for each k in `ks`, in batches of config.train.batch_size.
+  Evaluation evaluate(const Dataset& data, const std::vector<int64_t>& ks = {1});
+  /// Chooses how an FF model predicts from now on (both need no retraining: stage 2 always trains
+  /// the one-pass head). No effect on other algorithms.
+  void set_ff_prediction(FFPrediction mode);
+
+  // ---- whole runs -----------------------------------------------------------------------------
+  /// Trains stage 1 then stage 2 on `train` (holding out config.train.val_fraction for
+  /// validation and best-epoch selection), continuing where a loaded checkpoint stopped.
+  FitResult fit(const Dataset& train, const FitHooks& hooks = {});
+  /// Completed epochs and stage: stage 1 (encoder), 2 (head), 3 (finished).
+  int64_t stage() const;
+  int64_t epoch() const;
+  const std::vector<EpochRecord>& history() const;
+
+  // ---- checkpoints ------------------------------------------------------------------------------
+  /// Writes config, weights, every optimizer's state, stage/epoch, RNG state, history and the
+  /// best-epoch snapshot to `path` atomically (temp file + rename).
+  void save(const std::string& path) const;
+  /// Reads a checkpoint into a new Trainer; `device` overrides the saved device ("" keeps it).
+  static Trainer load(const std::string& path, const std::string& device = "");
+  /// Replaces this trainer's whole state with the checkpoint's. All or nothing: on any error
+  /// (kIo, kFormat) this trainer is unchanged. The checkpoint's model shape must match.
+  void load_state(const std::string& path);
+
+  struct State;
+
+ private:
+  explicit Trainer(std::unique_ptr<State> state);
+  std::unique_ptr<State> s_;
+  std::unique_ptr<std::mutex> mutex_;  // serialises every public method
+};
+
+/// Top-k accuracy of `scores` (N x C) against `labels` (N).
+double topk_accuracy(const torch::Tensor& scores, const torch::Tensor& labels, int64_t k);
+
+}  // namespace cff

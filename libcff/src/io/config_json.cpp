@@ -1,0 +1,228 @@
+// Config validation and its JSON form (nlohmann::json): what checkpoints and config files hold.
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "cff/error.hpp"
+#include "cff/options.hpp"
+
+namespace cff {
+using nlohmann::json;
+
+namespace {
+template <typename E>
+struct EnumNames;
+template <>
+struct EnumNames<Architecture> {
+  static constexpr std::pair<Architecture, const char*> v[] = {{Architecture::kMlp, "mlp"}, {Architecture::kVit, "vit"}};
+};
+template <>
+struct EnumNames<Algorithm> {
+  static constexpr std::pair<Algorithm, const char*> v[] = {
+      {Algorithm::kContrastive, "cff"}, {Algorithm::kForwardForward, "ff"}, {Algorithm::kBackprop, "bp"}};
+};
+template <>
+struct EnumNames<Precision> {
+  static constexpr std::pair<Precision, const char*> v[] = {{Precision::kFloat32, "fp32"}, {Precision::kBFloat16, "bf16"}};
+};
+template <>
+struct EnumNames<Pooling> {
+  static constexpr std::pair<Pooling, const char*> v[] = {{Pooling::kMean, "mean"}, {Pooling::kClassToken, "cls"}};
+};
+template <>
+struct EnumNames<FFPrediction> {
+  static constexpr std::pair<FFPrediction, const char*> v[] = {{FFPrediction::kGoodness, "goodness"},
+                                                               {FFPrediction::kHead, "head"}};
+};
+
+template <typename E>
+std::string name_of(E value) {
+  for (const auto& [v, n] : EnumNames<E>::v)
+    if (v == value) return n;
+  return "?";
+}
+
+template <typename E>
+E parse_enum(const std::string& key, const std::string& text) {
+  std::string options;
+  for (const auto& [v, n] : EnumNames<E>::v) {
+    if (text == n) return v;
+    options += (options.empty() ? "" : ", ") + std::string(n);
+  }
+  detail::throw_error(ErrorCode::kInvalidArgument, "config: ", key, " must be one of ", options, ", got '", text, "'");
+}
+
+// Reads j[key] into `out` if present; a wrong type is an error naming the key.
+template <typename T>
+void read(const json& j, const std::string& section, const char* key, T& out) {
+  if (!j.contains(key)) return;
+  try {
+    out = j.at(key).get<T>();
+  } catch (const json::exception&) {
+    detail::throw_error(ErrorCode::kInvalidArgument, "config: ", section, ".", key, " has the wrong type (",
+                        j.at(key).type_name(), ")");
+  }
+}
+
+template <typename E>
+void read_enum(const json& j, const std::string& section, const char* key, E& out) {
+  std::string text;
+  if (!j.contains(key)) return;
+  read(j, section, key, text);
+  out = parse_enum<E>(section + "." + key, text);
+}
+
+void reject_unknown(const json& j, const std::string& section, std::initializer_list<const char*> known) {
+  CFF_CHECK(j.is_object(), "config: ", section, " must be an object");
+  for (const auto& [key, value] : j.items()) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || key == k;
+    CFF_CHECK(ok, "config: unknown key ", section, ".", key);
+  }
+}
+}  // namespace
+
+std::string to_string(Architecture v) { return name_of(v); }
+std::string to_string(Algorithm v) { return name_of(v); }
+std::string to_string(Precision v) { return name_of(v); }
+std::string to_string(Pooling v) { return name_of(v); }
+std::string to_string(FFPrediction v) { return name_of(v); }
+
+void Config::validate() const {
+  const auto& m = model;
+  const auto& t = train;
+  CFF_CHECK(m.num_layers >= 1, "config: num_layers must be >= 1, got ", m.num_layers);
+  CFF_CHECK(m.embed_dim >= 1, "config: embed_dim must be >= 1, got ", m.embed_dim);
+  CFF_CHECK(m.channels >= 1 && m.height >= 1 && m.width >= 1, "config: image shape must be positive, got ",
+            m.channels, "x", m.height, "x", m.width);
+  CFF_CHECK(m.num_classes >= 2, "config: num_classes must be >= 2, got ", m.num_classes);
+  if (m.arch == Architecture::kVit) {
+    CFF_CHECK(m.num_heads >= 1 && m.embed_dim % m.num_heads == 0, "config: embed_dim ", m.embed_dim,
+              " is not divisible by num_heads ", m.num_heads);
+    CFF_CHECK(m.patch_size >= 1 && m.height % m.patch_size == 0 && m.width % m.patch_size == 0, "config: patch size ",
+              m.patch_size, " does not divide the image size ", m.height, "x", m.width);
+    CFF_CHECK(m.mlp_ratio >= 1, "config: mlp_ratio must be >= 1");
+  } else if (t.algorithm == Algorithm::kForwardForward) {
+    CFF_CHECK(m.channels * m.height * m.width > m.num_classes, "config: FF needs more inputs than classes");
+  }
+  auto positive = [](double v) { return std::isfinite(v) && v > 0; };
+  auto non_negative = [](double v) { return std::isfinite(v) && v >= 0; };
+  CFF_CHECK(positive(t.lr), "config: lr must be > 0, got ", t.lr);
+  CFF_CHECK(positive(t.head_lr), "config: head_lr must be > 0, got ", t.head_lr);
+  CFF_CHECK(non_negative(t.weight_decay), "config: weight_decay must be >= 0, got ", t.weight_decay);
+  CFF_CHECK(non_negative(t.head_weight_decay), "config: head_weight_decay must be >= 0, got ", t.head_weight_decay);
+  CFF_CHECK(t.views == 1 || t.views == 2, "config: views must be 1 or 2, got ", t.views);
+  CFF_CHECK(t.batch_size >= 2, "config: batch_size must be >= 2, got ", t.batch_size);
+  CFF_CHECK(t.epochs >= 0 && t.head_epochs >= 0, "config: epochs must be >= 0");
+  CFF_CHECK(t.val_fraction >= 0 && t.val_fraction < 1, "config: val_fraction must be in [0, 1), got ", t.val_fraction);
+  CFF_CHECK(t.threads >= 0, "config: threads must be >= 0, got ", t.threads);
+  CFF_CHECK(t.mean.size() == t.std.size(), "config: mean and std must have the same length");
+  CFF_CHECK(t.mean.empty() || int64_t(t.mean.size()) == m.channels, "config: mean/std need one value per channel (",
+            m.channels, ")");
+  for (double s : t.std) CFF_CHECK(positive(s), "config: std values must be > 0");
+}
+
+std::string Config::loss_spec() const {
+  if (!train.loss.empty()) return train.loss;
+  switch (train.algorithm) {
+    case Algorithm::kContrastive: return "mcl";
+    case Algorithm::kForwardForward: return "ff";
+    case Algorithm::kBackprop: return "";
+  }
+  return "";
+}
+
+std::string Config::augment_spec() const {
+  if (!train.augment.empty()) return train.augment;
+  return model.arch == Architecture::kMlp ? "hflip" : "crop:padding=4+hflip";
+}
+
+std::string Config::to_json() const {
+  const auto& m = model;
+  const auto& t = train;
+  json j;
+  j["model"] = {{"arch", name_of(m.arch)},       {"embed_dim", m.embed_dim},   {"num_layers", m.num_layers},
+                {"num_heads", m.num_heads},       {"patch_size", m.patch_size}, {"mlp_ratio", m.mlp_ratio},
+                {"pooling", name_of(m.pooling)},  {"channels", m.channels},     {"height", m.height},
+                {"width", m.width},               {"num_classes", m.num_classes}};
+  j["train"] = {{"algorithm", name_of(t.algorithm)},
+                {"loss", t.loss},
+                {"augment", t.augment},
+                {"views", t.views},
+                {"lr", t.lr},
+                {"weight_decay", t.weight_decay},
+                {"head_lr", t.head_lr},
+                {"head_weight_decay", t.head_weight_decay},
+                {"batch_size", t.batch_size},
+                {"epochs", t.epochs},
+                {"head_epochs", t.head_epochs},
+                {"val_fraction", t.val_fraction},
+                {"select_best_epoch", t.select_best_epoch},
+                {"ff_prediction", name_of(t.ff_prediction)},
+                {"seed", t.seed},
+                {"device", t.device},
+                {"precision", name_of(t.precision)},
+                {"tf32", t.tf32},
+                {"threads", t.threads},
+                {"mean", t.mean},
+                {"std", t.std}};
+  return j.dump(2);
+}
+
+Config Config::from_json(const std::string& text) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    detail::throw_error(ErrorCode::kInvalidArgument, "config: not valid JSON (", e.what(), ")");
+  }
+  reject_unknown(j, "config", {"model", "train"});
+  Config c;
+  if (j.contains("model")) {
+    const auto& m = j["model"];
+    reject_unknown(m, "model", {"arch", "embed_dim", "num_layers", "num_heads", "patch_size", "mlp_ratio", "pooling",
+                                "channels", "height", "width", "num_classes"});
+    read_enum(m, "model", "arch", c.model.arch);
+    read(m, "model", "embed_dim", c.model.embed_dim);
+    read(m, "model", "num_layers", c.model.num_layers);
+    read(m, "model", "num_heads", c.model.num_heads);
+    read(m, "model", "patch_size", c.model.patch_size);
+    read(m, "model", "mlp_ratio", c.model.mlp_ratio);
+    read_enum(m, "model", "pooling", c.model.pooling);
+    read(m, "model", "channels", c.model.channels);
+    read(m, "model", "height", c.model.height);
+    read(m, "model", "width", c.model.width);
+    read(m, "model", "num_classes", c.model.num_classes);
+  }
+  if (j.contains("train")) {
+    const auto& t = j["train"];
+    reject_unknown(t, "train", {"algorithm", "loss", "augment", "views", "lr", "weight_decay", "head_lr",
+                                "head_weight_decay", "batch_size", "epochs", "head_epochs", "val_fraction",
+                                "select_best_epoch", "ff_prediction", "seed", "device", "precision", "tf32", "threads",
+                                "mean", "std"});
+    read_enum(t, "train", "algorithm", c.train.algorithm);
+    read(t, "train", "loss", c.train.loss);
+    read(t, "train", "augment", c.train.augment);
+    read(t, "train", "views", c.train.views);
+    read(t, "train", "lr", c.train.lr);
+    read(t, "train", "weight_decay", c.train.weight_decay);
+    read(t, "train", "head_lr", c.train.head_lr);
+    read(t, "train", "head_weight_decay", c.train.head_weight_decay);
+    read(t, "train", "batch_size", c.train.batch_size);
+    read(t, "train", "epochs", c.train.epochs);
+    read(t, "train", "head_epochs", c.train.head_epochs);
+    read(t, "train", "val_fraction", c.train.val_fraction);
+    read(t, "train", "select_best_epoch", c.train.select_best_epoch);
+    read_enum(t, "train", "ff_prediction", c.train.ff_prediction);
+    read(t, "train", "seed", c.train.seed);
+    read(t, "train", "device", c.train.device);
+    read_enum(t, "train", "precision", c.train.precision);
+    read(t, "train", "tf32", c.train.tf32);
+    read(t, "train", "threads", c.train.threads);
+    read(t, "train", "mean", c.train.mean);
+    read(t, "train", "std", c.train.std);
+  }
+  return c;
+}
+
+}  // namespace cff

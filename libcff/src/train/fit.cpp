@@ -1,0 +1,139 @@
+// Whole training runs: epochs over a seeded shuffle, validation, best-epoch selection (the
+// paper's: lowest validation loss of the last layer; FF: summed over layers 2..L), stage 2, and
+// a checkpoint after every epoch so that a run can be resumed exactly.
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+
+#include "cff/error.hpp"
+#include "state.hpp"
+
+namespace cff {
+namespace {
+
+// Per-channel mean and standard deviation of images scaled to [0, 1].
+std::pair<std::vector<double>, std::vector<double>> channel_stats(const torch::Tensor& images) {
+  const int64_t c = images.size(1);
+  std::vector<double> mean(c), std(c);
+  for (int64_t ch = 0; ch < c; ++ch) {
+    auto x = images.select(1, ch).to(torch::kDouble);
+    if (images.scalar_type() == torch::kUInt8) x = x / 255.0;
+    mean[ch] = x.mean().item<double>();
+    std[ch] = std::max(x.std().item<double>(), 1e-6);
+  }
+  return {mean, std};
+}
+
+double selection_criterion(const std::vector<double>& losses, int64_t stage, const Trainer::State& s) {
+  if (stage == 2 || s.is_bp()) return losses.at(0);
+  if (s.loss_inputs == LossInputs::kPositiveNegative && losses.size() > 1)
+    return std::accumulate(losses.begin() + 1, losses.end(), 0.0);  // FF: layers 2..L
+  return losses.back();
+}
+
+}  // namespace
+
+FitResult Trainer::State::fit(const Dataset& train, const FitHooks& hooks) {
+  train.validate();
+  const auto& m = cfg.model;
+  CFF_CHECK(train.images.size(1) == m.channels && train.images.size(2) == m.height && train.images.size(3) == m.width,
+            "fit: images are ", train.images.size(1), "x", train.images.size(2), "x", train.images.size(3),
+            ", the model takes ", m.channels, "x", m.height, "x", m.width);
+  CFF_CHECK(train.num_classes <= m.num_classes, "fit: the data has ", train.num_classes, " classes, the model ",
+            m.num_classes);
+  if (stage == 1 && epoch == 0 && cfg.train.mean.empty()) {
+    auto [mu, sd] = channel_stats(train.images);
+    set_normalization(mu, sd);
+  }
+  const auto [tr, val] = split(train, cfg.train.val_fraction, cfg.train.seed);
+  CFF_CHECK(tr.size() >= 2, "fit: need at least 2 training images after the validation split");
+  const int64_t bs = cfg.train.batch_size;
+  FitResult result;
+
+  while (stage <= 2) {
+    if (stage == 2 && is_bp()) {
+      stage = 3;
+      break;
+    }
+    const int64_t epochs = stage == 1 ? cfg.train.epochs : cfg.train.head_epochs;
+    while (epoch < epochs) {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+      std::vector<int64_t> order(size_t(tr.size()));
+      std::iota(order.begin(), order.end(), 0);
+      std::shuffle(order.begin(), order.end(), rng);
+      const auto order_t = torch::tensor(order, torch::kLong);
+      const int64_t batches = (tr.size() + bs - 1) / bs;
+
+      EpochRecord rec;
+      rec.stage = stage;
+      rec.epoch = epoch + 1;
+      std::vector<double> sums;
+      int64_t seen = 0;
+      for (int64_t b = 0; b < batches; ++b) {
+        const int64_t start = b * bs, len = std::min(bs, tr.size() - start);
+        if (len < 2) continue;  // a contrastive batch of one has no pairs
+        const auto idx = order_t.narrow(0, start, len);
+        const auto images = tr.images.index_select(0, idx), labels = tr.labels.index_select(0, idx);
+        const auto losses = stage == 1 ? step(images, labels, true, true)
+                                       : std::vector<double>{head_step(images, labels, true, true)};
+        sums.resize(losses.size(), 0.0);
+        for (size_t i = 0; i < losses.size(); ++i) sums[i] += losses[i] * double(len);
+        seen += len;
+        if (hooks.on_progress) {
+          Progress p{stage, epoch + 1, epochs, b + 1, batches, {}, seconds()};
+          for (double s : sums) p.losses.push_back(s / double(seen));
+          hooks.on_progress(p);
+        }
+        if (hooks.stop && hooks.stop->load()) {
+          result.stopped = true;
+          result.history = history;
+          return result;
+        }
+      }
+      for (double s : sums) rec.train_loss.push_back(s / double(std::max<int64_t>(seen, 1)));
+
+      if (val.size() >= 2) {
+        std::vector<double> vsums;
+        int64_t vseen = 0;
+        for (int64_t start = 0; start < val.size(); start += bs) {
+          const int64_t len = std::min(bs, val.size() - start);
+          if (len < 2) continue;
+          const auto images = val.images.narrow(0, start, len), labels = val.labels.narrow(0, start, len);
+          const auto losses = stage == 1 ? step(images, labels, false, true)
+                                         : std::vector<double>{head_step(images, labels, false, false)};
+          vsums.resize(losses.size(), 0.0);
+          for (size_t i = 0; i < losses.size(); ++i) vsums[i] += losses[i] * double(len);
+          vseen += len;
+        }
+        for (double s : vsums) rec.val_loss.push_back(s / double(vseen));
+      }
+      const double criterion = selection_criterion(rec.val_loss.empty() ? rec.train_loss : rec.val_loss, stage, *this);
+      if (cfg.train.select_best_epoch && criterion < best_val) {
+        best_val = criterion;
+        best_epoch = epoch + 1;
+        best_snapshot = snapshot();
+        rec.best = true;
+      }
+      rec.seconds = seconds();
+      ++epoch;
+      history.push_back(rec);
+      if (!hooks.checkpoint_path.empty()) write_checkpoint(*this, hooks.checkpoint_path);
+      if (hooks.on_epoch) hooks.on_epoch(rec);
+    }
+    // End of the stage: keep the selected epoch, then move on.
+    if (cfg.train.select_best_epoch && !best_snapshot.empty()) restore(best_snapshot);
+    best_snapshot.clear();
+    best_val = std::numeric_limits<double>::infinity();
+    best_epoch = 0;
+    ++stage;
+    epoch = 0;
+    if (!hooks.checkpoint_path.empty()) write_checkpoint(*this, hooks.checkpoint_path);
+  }
+  result.history = history;
+  for (const auto& r : history)
+    if (r.stage == 1 && r.best) result.best_epoch = r.epoch;
+  return result;
+}
+
+}  // namespace cff

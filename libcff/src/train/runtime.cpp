@@ -1,0 +1,92 @@
+// Device resolution, thread settings and autocast across LibTorch 1.13 and 2.x.
+#include <ATen/autocast_mode.h>
+#include <dlfcn.h>
+#include <sched.h>
+#include <torch/version.h>
+
+#include <thread>
+
+#include "cff/error.hpp"
+#include "cff/runtime.hpp"
+#include "cff/version.hpp"
+
+// LibTorch 2.4 replaced the per-device autocast setters with device-typed ones.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define CFF_AUTOCAST_DEVICE_TYPED 1
+#endif
+
+namespace cff {
+
+const char* version() { return CFF_VERSION_STRING; }
+const char* torch_version() { return TORCH_VERSION; }
+
+torch::Device resolve_device(const std::string& name) {
+  if (name == "auto" || name.empty()) return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::kCPU;
+  if (name == "cpu") return torch::kCPU;
+  CFF_CHECK(name.rfind("cuda", 0) == 0, "unknown device '", name, "' (auto, cpu, cuda, cuda:N)");
+  torch::Device dev(torch::kCUDA);
+  try {
+    dev = torch::Device(name);
+  } catch (const std::exception&) {
+    detail::throw_error(ErrorCode::kInvalidArgument, "unknown device '", name, "' (auto, cpu, cuda, cuda:N)");
+  }
+  CFF_CHECK_CODE(torch::cuda::is_available(), ErrorCode::kUnsupported, "device '", name,
+                 "' requested but CUDA is not available (this LibTorch build or machine has no GPU)");
+  CFF_CHECK_CODE(!dev.has_index() || dev.index() < int64_t(torch::cuda::device_count()), ErrorCode::kUnsupported,
+                 "device '", name, "' requested but only ", torch::cuda::device_count(), " CUDA device(s) exist");
+  return dev;
+}
+
+int64_t available_cores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+  return std::max<int64_t>(1, std::thread::hardware_concurrency());
+}
+
+void set_threads(int64_t n) {
+  CFF_CHECK(n >= 0, "threads must be >= 0 (0 = every core), got ", n);
+  const int64_t threads = n == 0 ? available_cores() : n;
+  torch::set_num_threads(int(threads));
+  // OpenBLAS ignores LibTorch's setting; it is reached through the process's symbol table so
+  // that libcff does not depend on which BLAS LibTorch was linked with.
+  using SetThreads = void (*)(int);
+  if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(int(threads));
+}
+
+AutocastGuard::AutocastGuard(const torch::Device& device, Precision precision) {
+  if (precision != Precision::kBFloat16) return;
+  active_ = true;
+  cuda_ = device.is_cuda();
+#ifdef CFF_AUTOCAST_DEVICE_TYPED
+  const auto type = cuda_ ? at::kCUDA : at::kCPU;
+  previous_ = at::autocast::is_autocast_enabled(type);
+  at::autocast::set_autocast_dtype(type, at::kBFloat16);
+  at::autocast::set_autocast_enabled(type, true);
+#else
+  if (cuda_) {
+    previous_ = at::autocast::is_enabled();
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+  } else {
+    previous_ = at::autocast::is_cpu_enabled();
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(true);
+  }
+#endif
+  at::autocast::increment_nesting();
+}
+
+AutocastGuard::~AutocastGuard() {
+  if (!active_) return;
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#ifdef CFF_AUTOCAST_DEVICE_TYPED
+  at::autocast::set_autocast_enabled(cuda_ ? at::kCUDA : at::kCPU, previous_);
+#else
+  if (cuda_)
+    at::autocast::set_enabled(previous_);
+  else
+    at::autocast::set_cpu_enabled(previous_);
+#endif
+}
+
+}  // namespace cff

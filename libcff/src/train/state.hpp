@@ -1,0 +1,64 @@
+#pragma once
+// Internal: everything a Trainer owns. Shared by trainer.cpp, fit.cpp and io/checkpoint.cpp.
+
+#include <limits>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "cff/augment.hpp"
+#include "cff/losses.hpp"
+#include "cff/model.hpp"
+#include "cff/trainer.hpp"
+
+namespace cff {
+
+struct Trainer::State {
+  explicit State(const Config& config);
+
+  Config cfg;
+  torch::Device device{torch::kCPU};
+  Network net{nullptr};
+  Head head{nullptr};
+  std::vector<std::unique_ptr<LocalLoss>> losses;  // one per layer (empty for BP)
+  LossInputs loss_inputs = LossInputs::kViews;
+  std::vector<std::unique_ptr<torch::optim::AdamW>> layer_opt;  // stage 1, one per layer (empty for BP)
+  std::unique_ptr<torch::optim::AdamW> head_opt;                // stage 2 (BP: the whole network)
+  AugmentPipeline augment;
+  std::mt19937_64 rng;
+  torch::Tensor mean, inv_std;  // 1 x C x 1 x 1 on device
+
+  int64_t stage = 1;  // 1 encoder, 2 head, 3 done
+  int64_t epoch = 0;  // completed epochs of the current stage
+  std::vector<EpochRecord> history;
+  double best_val = std::numeric_limits<double>::infinity();
+  int64_t best_epoch = 0;
+  std::vector<torch::Tensor> best_snapshot;  // clone of the state selected so far in this stage
+
+  bool is_bp() const { return cfg.train.algorithm == Algorithm::kBackprop; }
+  void set_normalization(const std::vector<double>& mean, const std::vector<double>& std);
+
+  // The unlocked implementations behind Trainer's public methods.
+  torch::Tensor to_input(const torch::Tensor& images) const;  // checks, moves, scales to [0,1]
+  torch::Tensor normalize(const torch::Tensor& x) const;
+  LayerBatch prepare(const torch::Tensor& images, const torch::Tensor& labels, bool augment);
+  double train_layer(int64_t layer, LayerBatch& batch, bool update);
+  std::vector<double> step(const torch::Tensor& images, const torch::Tensor& labels, bool update, bool augment);
+  torch::Tensor head_features(const torch::Tensor& normalized);  // no grad
+  double head_step(const torch::Tensor& images, const torch::Tensor& labels, bool update, bool augment);
+  torch::Tensor scores(const torch::Tensor& images);  // N x C, float32
+  torch::Tensor embed(const torch::Tensor& images, int64_t layer);
+  Evaluation evaluate(const Dataset& data, const std::vector<int64_t>& ks);
+  FitResult fit(const Dataset& train, const FitHooks& hooks);
+
+  // Every tensor of the trainable state (encoder and head parameters and buffers), in a fixed order.
+  std::vector<torch::Tensor> state_tensors() const;
+  std::vector<torch::Tensor> snapshot() const;
+  void restore(const std::vector<torch::Tensor>& snapshot);
+};
+
+// io/checkpoint.cpp
+void write_checkpoint(const Trainer::State& state, const std::string& path);
+std::unique_ptr<Trainer::State> read_checkpoint(const std::string& path, const std::string& device);
+
+}  // namespace cff

@@ -1,0 +1,424 @@
+// The layer-local training engine: per-layer forward, local loss, backward and AdamW step; the
+// stage-2 head; prediction. Public methods lock the State's mutex and call its implementations.
+#include <cmath>
+#include <optional>
+
+#include "cff/error.hpp"
+#include "cff/runtime.hpp"
+#include "state.hpp"
+
+namespace cff {
+namespace {
+void check_finite(const torch::Tensor& t, const char* what) {
+  CFF_CHECK_CODE(torch::isfinite(t).all().item<bool>(), ErrorCode::kNumerics, what, " contains NaN or Inf");
+}
+
+torch::optim::AdamW make_adamw(std::vector<torch::Tensor> params, double lr, double wd) {
+  return torch::optim::AdamW(std::move(params), torch::optim::AdamWOptions(lr).weight_decay(wd));
+}
+}  // namespace
+
+Trainer::State::State(const Config& config) : cfg(config) {
+  cfg.validate();
+  device = resolve_device(cfg.train.device);
+  set_threads(cfg.train.threads);
+  if (device.is_cuda()) {
+    at::globalContext().setAllowTF32CuBLAS(cfg.train.tf32);
+    at::globalContext().setAllowTF32CuDNN(cfg.train.tf32);
+  }
+  const auto& m = cfg.model;
+  const bool ff = cfg.train.algorithm == Algorithm::kForwardForward;
+  net = Network(m, ff);
+  net->reset_parameters(cfg.train.seed);
+  const int64_t head_in = ff ? m.embed_dim * std::max<int64_t>(1, m.num_layers - 1) : m.embed_dim;
+  head = Head(head_in, m.num_classes, m.arch == Architecture::kVit);
+  {
+    // The head is initialised from its own stream of the seed, independent of the encoder's size.
+    torch::NoGradGuard no_grad;
+    auto gen = at::detail::createCPUGenerator(mix_seed(cfg.train.seed, 1));
+    const double bound = 1.0 / std::sqrt(double(head_in));
+    head->fc->weight.uniform_(-bound, bound, gen);
+    head->fc->bias.uniform_(-bound, bound, gen);
+  }
+  net->to(device);
+  head->to(device);
+
+  if (is_bp()) {
+    auto params = net->parameters();
+    for (auto& p : head->parameters()) params.push_back(p);
+    head_opt = std::make_unique<torch::optim::AdamW>(make_adamw(params, cfg.train.lr, cfg.train.weight_decay));
+  } else {
+    const std::string spec = cfg.loss_spec();
+    for (int64_t l = 0; l < m.num_layers; ++l) {
+      losses.push_back(make_loss(spec, {l, m.num_layers, m.num_classes}));
+      layer_opt.push_back(std::make_unique<torch::optim::AdamW>(
+          make_adamw(net->layer_parameters(l), cfg.train.lr, cfg.train.weight_decay)));
+    }
+    loss_inputs = losses.front()->inputs();
+    for (const auto& loss : losses)
+      CFF_CHECK(loss->inputs() == loss_inputs, "loss '", spec, "' asks for different inputs at different layers");
+    CFF_CHECK(!(ff && loss_inputs == LossInputs::kViews),
+              "loss '", spec, "' needs augmented views; the FF algorithm provides positive/negative passes");
+    CFF_CHECK(!(!ff && loss_inputs == LossInputs::kPositiveNegative),
+              "loss '", spec, "' needs positive/negative passes; use the FF algorithm (algorithm=ff)");
+    head_opt = std::make_unique<torch::optim::AdamW>(
+        make_adamw(head->parameters(), cfg.train.head_lr, cfg.train.head_weight_decay));
+  }
+  augment = AugmentPipeline(cfg.augment_spec());
+  rng.seed(mix_seed(cfg.train.seed, 2));
+  set_normalization(cfg.train.mean, cfg.train.std);
+}
+
+void Trainer::State::set_normalization(const std::vector<double>& m, const std::vector<double>& s) {
+  const int64_t c = cfg.model.channels;
+  cfg.train.mean = m;
+  cfg.train.std = s;
+  auto opts = torch::TensorOptions().dtype(torch::kFloat);
+  mean = m.empty() ? torch::zeros({1, c, 1, 1}, opts) : torch::tensor(m, opts).view({1, c, 1, 1});
+  inv_std = s.empty() ? torch::ones({1, c, 1, 1}, opts) : (1.0 / torch::tensor(s, opts)).view({1, c, 1, 1});
+  mean = mean.to(device);
+  inv_std = inv_std.to(device);
+}
+
+torch::Tensor Trainer::State::to_input(const torch::Tensor& images) const {
+  const auto& m = cfg.model;
+  CFF_CHECK(images.defined() && images.dim() == 4 && images.size(1) == m.channels && images.size(2) == m.height &&
+                images.size(3) == m.width,
+            "expected images of shape N x ", m.channels, " x ", m.height, " x ", m.width, ", got ",
+            images.defined() ? images.sizes() : torch::IntArrayRef{});
+  CFF_CHECK(images.size(0) >= 1, "empty batch");
+  if (images.scalar_type() == torch::kUInt8) return images.to(device).to(torch::kFloat).div_(255.0);
+  CFF_CHECK(images.is_floating_point(), "images must be uint8 (0..255) or floating point (0..1)");
+  auto x = images.to(device, torch::kFloat);
+  check_finite(x, "input images");
+  return x;
+}
+
+torch::Tensor Trainer::State::normalize(const torch::Tensor& x) const { return (x - mean) * inv_std; }
+
+LayerBatch Trainer::State::prepare(const torch::Tensor& images, const torch::Tensor& labels, bool do_augment) {
+  const int64_t classes = cfg.model.num_classes;
+  CFF_CHECK(labels.defined() && labels.dim() == 1 && labels.size(0) == images.size(0), "expected ", images.size(0),
+            " labels, got ", labels.defined() ? labels.numel() : 0);
+  auto y = labels.to(device, torch::kLong);
+  CFF_CHECK(y.min().item<int64_t>() >= 0 && y.max().item<int64_t>() < classes, "labels must lie in 0..", classes - 1);
+  const auto x = to_input(images);
+  auto view = [&]() {
+    const auto v = do_augment && !augment.empty() ? augment.apply(x, rng()) : x;
+    return normalize(v);
+  };
+  LayerBatch batch;
+  batch.labels = y;
+  if (is_bp()) {
+    batch.streams = {net->encode_input(view())};
+  } else if (loss_inputs == LossInputs::kViews) {
+    for (int64_t v = 0; v < cfg.train.views; ++v) batch.streams.push_back(net->encode_input(view()));
+  } else {
+    // FF: the same view with its true label (positive) and a uniformly random wrong label (negative).
+    std::vector<int64_t> shift(size_t(y.size(0)));
+    std::uniform_int_distribution<int64_t> pick(1, classes - 1);
+    for (auto& s : shift) s = pick(rng);
+    const auto wrong = (y + torch::tensor(shift, torch::kLong).to(device)).remainder(classes);
+    const auto v = view();
+    batch.streams = {net->encode_input(v, y), net->encode_input(v, wrong)};
+  }
+  return batch;
+}
+
+double Trainer::State::train_layer(int64_t layer, LayerBatch& batch, bool update) {
+  CFF_CHECK_CODE(!is_bp(), ErrorCode::kState, "BP trains end to end; layer-local updates need a local loss");
+  CFF_CHECK(layer >= 0 && layer < net->num_layers(), "layer ", layer, " out of 0..", net->num_layers() - 1);
+  CFF_CHECK(!batch.streams.empty() && batch.labels.defined(), "empty layer batch");
+  const int64_t n = batch.labels.size(0);
+  const int64_t streams = int64_t(batch.streams.size());
+  std::optional<torch::NoGradGuard> no_grad;
+  if (!update) no_grad.emplace();
+
+  // Every stream goes through the layer in one batched forward; no batch-dependent op exists in it.
+  const auto x = torch::cat(batch.streams, 0).detach();  // no gradient ever crosses a layer boundary
+  torch::Tensor h, z;
+  {
+    AutocastGuard autocast(device, cfg.train.precision);
+    h = net->forward_layer(layer, x);
+    z = net->pool(h);
+  }
+  LossBatch lb{z.to(torch::kFloat).split(n, 0), batch.labels};  // losses run in float32
+  auto loss = losses[size_t(layer)]->forward(lb);
+  CFF_CHECK_CODE(loss.defined() && loss.numel() == 1, ErrorCode::kPlugin, "layer ", layer,
+                 ": the local loss did not return a scalar");
+  const double value = loss.item<double>();
+  CFF_CHECK_CODE(std::isfinite(value), ErrorCode::kNumerics, "layer ", layer, ": local loss is ", value);
+  if (update) {
+    auto& opt = *layer_opt[size_t(layer)];
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+  }
+  auto next = net->between_layers(h.detach().to(torch::kFloat));
+  batch.streams = next.split(n, 0);
+  (void)streams;
+  return value;
+}
+
+std::vector<double> Trainer::State::step(const torch::Tensor& images, const torch::Tensor& labels, bool update,
+                                         bool do_augment) {
+  auto batch = prepare(images, labels, do_augment);
+  if (!is_bp()) {
+    std::vector<double> out;
+    for (int64_t l = 0; l < net->num_layers(); ++l) out.push_back(train_layer(l, batch, update));
+    return out;
+  }
+  std::optional<torch::NoGradGuard> no_grad;
+  if (!update) no_grad.emplace();
+  torch::Tensor logits;
+  {
+    AutocastGuard autocast(device, cfg.train.precision);
+    auto h = batch.streams[0];
+    for (int64_t l = 0; l < net->num_layers(); ++l) h = net->forward_layer(l, h);
+    logits = head->forward(net->pool(h));
+  }
+  auto loss = torch::cross_entropy_loss(logits.to(torch::kFloat), batch.labels);
+  const double value = loss.item<double>();
+  CFF_CHECK_CODE(std::isfinite(value), ErrorCode::kNumerics, "BP: cross-entropy is ", value);
+  if (update) {
+    head_opt->zero_grad();
+    loss.backward();
+    head_opt->step();
+  }
+  return {value};
+}
+
+torch::Tensor Trainer::State::head_features(const torch::Tensor& normalized) {
+  torch::NoGradGuard no_grad;
+  AutocastGuard autocast(device, cfg.train.precision);
+  const bool ff = net->label_input();
+  auto h = ff ? net->encode_input(normalized, torch::full({normalized.size(0)}, -1,
+                                                          torch::TensorOptions().dtype(torch::kLong).device(device)))
+              : net->encode_input(normalized);
+  std::vector<torch::Tensor> parts;
+  const int64_t L = net->num_layers();
+  for (int64_t l = 0; l < L; ++l) {
+    h = net->forward_layer(l, h);
+    if (ff && (l >= 1 || L == 1)) parts.push_back(net->pool(h).to(torch::kFloat));  // FF one-pass head: layers 2..L
+    h = net->between_layers(h);
+  }
+  if (!ff) return net->pool(h).to(torch::kFloat);
+  return torch::cat(parts, 1);
+}
+
+double Trainer::State::head_step(const torch::Tensor& images, const torch::Tensor& labels, bool update,
+                                 bool do_augment) {
+  CFF_CHECK_CODE(!is_bp(), ErrorCode::kState, "BP has no separate head stage; its head trains in step()");
+  CFF_CHECK(labels.defined() && labels.dim() == 1 && labels.size(0) == images.size(0), "expected ", images.size(0),
+            " labels");
+  const auto y = labels.to(device, torch::kLong);
+  CFF_CHECK(y.min().item<int64_t>() >= 0 && y.max().item<int64_t>() < cfg.model.num_classes,
+            "labels must lie in 0..", cfg.model.num_classes - 1);
+  auto x = to_input(images);
+  if (do_augment && !augment.empty()) x = augment.apply(x, rng());
+  const auto features = head_features(normalize(x));
+  std::optional<torch::NoGradGuard> no_grad;
+  if (!update) no_grad.emplace();
+  torch::Tensor logits;
+  {
+    AutocastGuard autocast(device, cfg.train.precision);
+    logits = head->forward(features);
+  }
+  auto loss = torch::cross_entropy_loss(logits.to(torch::kFloat), y);
+  const double value = loss.item<double>();
+  CFF_CHECK_CODE(std::isfinite(value), ErrorCode::kNumerics, "head: cross-entropy is ", value);
+  if (update) {
+    head_opt->zero_grad();
+    loss.backward();
+    head_opt->step();
+  }
+  return value;
+}
+
+torch::Tensor Trainer::State::scores(const torch::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  const auto x = normalize(to_input(images));
+  const bool ff = net->label_input();
+  if (ff && cfg.train.ff_prediction == FFPrediction::kGoodness) {
+    // Hinton's FF prediction, as the paper states it: goodness summed over layers 2..L for every label.
+    const int64_t n = x.size(0), C = cfg.model.num_classes, L = net->num_layers();
+    auto total = torch::zeros({n, C}, torch::TensorOptions().dtype(torch::kFloat).device(device));
+    AutocastGuard autocast(device, cfg.train.precision);
+    for (int64_t c = 0; c < C; ++c) {
+      auto h = net->encode_input(x, torch::full({n}, c, torch::TensorOptions().dtype(torch::kLong).device(device)));
+      for (int64_t l = 0; l < L; ++l) {
+        h = net->forward_layer(l, h);
+        if (l >= 1 || L == 1) total.select(1, c).add_(goodness(net->pool(h).to(torch::kFloat)));
+        h = net->between_layers(h);
+      }
+    }
+    return total;
+  }
+  torch::Tensor logits;
+  if (is_bp()) {
+    AutocastGuard autocast(device, cfg.train.precision);
+    auto h = net->encode_input(x);
+    for (int64_t l = 0; l < net->num_layers(); ++l) h = net->forward_layer(l, h);
+    logits = head->forward(net->pool(h));
+  } else {
+    const auto features = head_features(x);
+    AutocastGuard autocast(device, cfg.train.precision);
+    logits = head->forward(features);
+  }
+  return torch::softmax(logits.to(torch::kFloat), 1);
+}
+
+torch::Tensor Trainer::State::embed(const torch::Tensor& images, int64_t layer) {
+  CFF_CHECK(layer >= 0 && layer < net->num_layers(), "layer ", layer, " out of 0..", net->num_layers() - 1);
+  torch::NoGradGuard no_grad;
+  AutocastGuard autocast(device, cfg.train.precision);
+  const auto x = normalize(to_input(images));
+  auto h = net->label_input()
+               ? net->encode_input(x, torch::full({x.size(0)}, -1, torch::TensorOptions().dtype(torch::kLong).device(device)))
+               : net->encode_input(x);
+  for (int64_t l = 0; l <= layer; ++l) {
+    h = net->forward_layer(l, h);
+    if (l < layer) h = net->between_layers(h);
+  }
+  return net->pool(h).to(torch::kFloat).cpu();
+}
+
+Evaluation Trainer::State::evaluate(const Dataset& data, const std::vector<int64_t>& ks) {
+  data.validate();
+  CFF_CHECK(data.size() > 0, "evaluate: empty dataset");
+  CFF_CHECK(data.num_classes <= cfg.model.num_classes, "evaluate: the data has ", data.num_classes,
+            " classes, the model ", cfg.model.num_classes);
+  for (auto k : ks) CFF_CHECK(k >= 1 && k <= cfg.model.num_classes, "top-k: k must be in 1..", cfg.model.num_classes);
+  std::map<int64_t, double> hits;
+  const int64_t bs = cfg.train.batch_size;
+  for (int64_t start = 0; start < data.size(); start += bs) {
+    const int64_t len = std::min(bs, data.size() - start);
+    const auto s = scores(data.images.narrow(0, start, len)).cpu();
+    const auto y = data.labels.narrow(0, start, len);
+    for (auto k : ks) hits[k] += topk_accuracy(s, y, k) * double(len);
+  }
+  Evaluation e;
+  e.count = data.size();
+  for (auto& [k, h] : hits) e.topk[k] = h / double(e.count);
+  return e;
+}
+
+std::vector<torch::Tensor> Trainer::State::state_tensors() const {
+  std::vector<torch::Tensor> out;
+  for (const auto& t : net->parameters()) out.push_back(t);
+  for (const auto& t : net->buffers()) out.push_back(t);
+  for (const auto& t : head->parameters()) out.push_back(t);
+  return out;
+}
+
+std::vector<torch::Tensor> Trainer::State::snapshot() const {
+  std::vector<torch::Tensor> out;
+  for (const auto& t : state_tensors()) out.push_back(t.detach().clone());
+  return out;
+}
+
+void Trainer::State::restore(const std::vector<torch::Tensor>& snap) {
+  torch::NoGradGuard no_grad;
+  auto live = state_tensors();
+  CFF_CHECK_CODE(snap.size() == live.size(), ErrorCode::kFormat, "snapshot has ", snap.size(), " tensors, model ",
+                 live.size());
+  for (size_t i = 0; i < live.size(); ++i) live[i].copy_(snap[i]);
+}
+
+double topk_accuracy(const torch::Tensor& scores, const torch::Tensor& labels, int64_t k) {
+  CFF_CHECK(scores.dim() == 2 && labels.dim() == 1 && scores.size(0) == labels.size(0), "top-k: shape mismatch");
+  CFF_CHECK(k >= 1 && k <= scores.size(1), "top-k: k must be in 1..", scores.size(1));
+  const auto top = std::get<1>(scores.topk(k, 1));
+  return top.eq(labels.to(top.device()).unsqueeze(1)).any(1).to(torch::kDouble).mean().item<double>();
+}
+
+// ---- public API: lock, then delegate ----------------------------------------------------------------
+
+Trainer::Trainer(const Config& config) : s_(std::make_unique<State>(config)), mutex_(std::make_unique<std::mutex>()) {}
+Trainer::Trainer(std::unique_ptr<State> state) : s_(std::move(state)), mutex_(std::make_unique<std::mutex>()) {}
+Trainer::~Trainer() = default;
+Trainer::Trainer(Trainer&&) noexcept = default;
+Trainer& Trainer::operator=(Trainer&&) noexcept = default;
+
+#define CFF_LOCKED std::lock_guard<std::mutex> lock_(*mutex_)
+
+const Config& Trainer::config() const { return s_->cfg; }
+torch::Device Trainer::device() const { return s_->device; }
+int64_t Trainer::num_layers() const { return s_->net->num_layers(); }
+int64_t Trainer::stage() const { CFF_LOCKED; return s_->stage; }
+int64_t Trainer::epoch() const { CFF_LOCKED; return s_->epoch; }
+const std::vector<EpochRecord>& Trainer::history() const { return s_->history; }
+
+LayerBatch Trainer::prepare(const torch::Tensor& images, const torch::Tensor& labels, bool augment) {
+  CFF_LOCKED;
+  return s_->prepare(images, labels, augment);
+}
+double Trainer::train_layer(int64_t layer, LayerBatch& batch) {
+  CFF_LOCKED;
+  return s_->train_layer(layer, batch, true);
+}
+std::vector<double> Trainer::step(const torch::Tensor& images, const torch::Tensor& labels) {
+  CFF_LOCKED;
+  return s_->step(images, labels, true, true);
+}
+std::vector<double> Trainer::layer_losses(const torch::Tensor& images, const torch::Tensor& labels, bool augment) {
+  CFF_LOCKED;
+  return s_->step(images, labels, false, augment);
+}
+double Trainer::head_step(const torch::Tensor& images, const torch::Tensor& labels, bool augment) {
+  CFF_LOCKED;
+  return s_->head_step(images, labels, true, augment);
+}
+double Trainer::head_loss(const torch::Tensor& images, const torch::Tensor& labels) {
+  CFF_LOCKED;
+  return s_->head_step(images, labels, false, false);
+}
+Prediction Trainer::predict(const torch::Tensor& images, int64_t k) {
+  CFF_LOCKED;
+  CFF_CHECK(k >= 1 && k <= s_->cfg.model.num_classes, "top-k: k must be in 1..", s_->cfg.model.num_classes);
+  Prediction p;
+  p.scores = s_->scores(images).cpu();
+  p.topk = std::get<1>(p.scores.topk(k, 1));
+  p.labels = p.topk.select(1, 0).contiguous();
+  return p;
+}
+torch::Tensor Trainer::embed(const torch::Tensor& images, int64_t layer) {
+  CFF_LOCKED;
+  return s_->embed(images, layer);
+}
+Evaluation Trainer::evaluate(const Dataset& data, const std::vector<int64_t>& ks) {
+  CFF_LOCKED;
+  return s_->evaluate(data, ks);
+}
+void Trainer::set_ff_prediction(FFPrediction mode) {
+  CFF_LOCKED;
+  s_->cfg.train.ff_prediction = mode;
+}
+FitResult Trainer::fit(const Dataset& train, const FitHooks& hooks) {
+  CFF_LOCKED;
+  return s_->fit(train, hooks);
+}
+void Trainer::save(const std::string& path) const {
+  CFF_LOCKED;
+  write_checkpoint(*s_, path);
+}
+Trainer Trainer::load(const std::string& path, const std::string& device) {
+  return Trainer(read_checkpoint(path, device));
+}
+void Trainer::load_state(const std::string& path) {
+  auto fresh = read_checkpoint(path, s_->cfg.train.device);  // everything is read and checked first
+  CFF_LOCKED;
+  CFF_CHECK_CODE(fresh->cfg.model.arch == s_->cfg.model.arch && fresh->cfg.model.embed_dim == s_->cfg.model.embed_dim &&
+                     fresh->cfg.model.num_layers == s_->cfg.model.num_layers &&
+                     fresh->cfg.model.channels == s_->cfg.model.channels &&
+                     fresh->cfg.model.height == s_->cfg.model.height && fresh->cfg.model.width == s_->cfg.model.width &&
+                     fresh->cfg.model.num_classes == s_->cfg.model.num_classes &&
+                     fresh->cfg.train.algorithm == s_->cfg.train.algorithm,
+                 ErrorCode::kFormat, path, ": checkpoint holds a different model (", to_string(fresh->cfg.model.arch),
+                 "[", fresh->cfg.model.embed_dim, " ", fresh->cfg.model.num_layers, "], ",
+                 to_string(fresh->cfg.train.algorithm), ") than this one (", to_string(s_->cfg.model.arch), "[",
+                 s_->cfg.model.embed_dim, " ", s_->cfg.model.num_layers, "], ", to_string(s_->cfg.train.algorithm), ")");
+  s_ = std::move(fresh);
+}
+
+}  // namespace cff
