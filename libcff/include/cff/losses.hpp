@@ -35,6 +35,8 @@ struct LossBatch {
 };
 
 /// A layer's local objective. forward() returns a scalar with autograd to the features.
+/// The trainer calls forward() inside its precision scope: with bf16 autocast, matmuls in the
+/// loss may run in bf16; keep exp/log/softmax in the features' dtype (float32) as the built-ins do.
 class LocalLoss {
  public:
   virtual ~LocalLoss() = default;

@@ -29,7 +29,9 @@ torch::Tensor SupervisedContrastiveLoss::forward(const LossBatch& batch) {
                                                   torch::nn::functional::NormalizeFuncOptions().dim(1));
   const auto labels = batch.labels.repeat({static_cast<int64_t>(views.size())});
   const int64_t m = z.size(0);
-  auto sim = torch::matmul(z, z.t());
+  // Under the trainer's bf16 autocast this product runs in bf16 (it is the loss's one large
+  // matmul: 2N x 2N x D); everything after it runs in the features' own precision.
+  auto sim = torch::matmul(z, z.t()).to(z.scalar_type());
 
   const auto self = torch::eye(m, torch::TensorOptions().dtype(torch::kBool).device(z.device()));
   const auto positive = labels.unsqueeze(1).eq(labels.unsqueeze(0)).logical_and(self.logical_not());

@@ -75,6 +75,7 @@ torch::Tensor VitStemImpl::forward(const torch::Tensor& x) {
 
 NetworkImpl::NetworkImpl(const ModelOptions& o, bool label_input) : options_(o), label_input_(label_input) {
   const int64_t e = o.embed_dim;
+  auto list = register_module("layers", torch::nn::ModuleList());
   for (int64_t l = 0; l < o.num_layers; ++l) {
     std::shared_ptr<EncoderLayerImpl> layer;
     if (o.arch == Architecture::kMlp) {
@@ -88,7 +89,8 @@ NetworkImpl::NetworkImpl(const ModelOptions& o, bool label_input) : options_(o),
     } else {
       layer = std::make_shared<VitBlockImpl>(e, o.num_heads, o.mlp_ratio * e);
     }
-    layers_.push_back(register_module("layers." + std::to_string(l), layer));
+    list->push_back(layer);
+    layers_.push_back(layer);
   }
   if (o.arch == Architecture::kVit) {
     special_tokens_ = (label_input ? 1 : 0) + (o.pooling == Pooling::kClassToken ? 1 : 0);

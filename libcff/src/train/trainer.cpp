@@ -22,6 +22,7 @@ Trainer::State::State(const Config& config) : cfg(config) {
   cfg.validate();
   device = resolve_device(cfg.train.device);
   set_threads(cfg.train.threads);
+  tune_allocator();
   if (device.is_cuda()) {
     at::globalContext().setAllowTF32CuBLAS(cfg.train.tf32);
     at::globalContext().setAllowTF32CuDNN(cfg.train.tf32);
@@ -130,20 +131,18 @@ double Trainer::State::train_layer(int64_t layer, LayerBatch& batch, bool update
   CFF_CHECK(layer >= 0 && layer < net->num_layers(), "layer ", layer, " out of 0..", net->num_layers() - 1);
   CFF_CHECK(!batch.streams.empty() && batch.labels.defined(), "empty layer batch");
   const int64_t n = batch.labels.size(0);
-  const int64_t streams = int64_t(batch.streams.size());
   std::optional<torch::NoGradGuard> no_grad;
   if (!update) no_grad.emplace();
 
   // Every stream goes through the layer in one batched forward; no batch-dependent op exists in it.
   const auto x = torch::cat(batch.streams, 0).detach();  // no gradient ever crosses a layer boundary
-  torch::Tensor h, z;
+  torch::Tensor h, loss;
   {
     AutocastGuard autocast(device, cfg.train.precision);
     h = net->forward_layer(layer, x);
-    z = net->pool(h);
+    LossBatch lb{net->pool(h).to(torch::kFloat).split(n, 0), batch.labels};  // features reach losses as float32
+    loss = losses[size_t(layer)]->forward(lb);
   }
-  LossBatch lb{z.to(torch::kFloat).split(n, 0), batch.labels};  // losses run in float32
-  auto loss = losses[size_t(layer)]->forward(lb);
   CFF_CHECK_CODE(loss.defined() && loss.numel() == 1, ErrorCode::kPlugin, "layer ", layer,
                  ": the local loss did not return a scalar");
   const double value = loss.item<double>();
@@ -156,7 +155,6 @@ double Trainer::State::train_layer(int64_t layer, LayerBatch& batch, bool update
   }
   auto next = net->between_layers(h.detach().to(torch::kFloat));
   batch.streams = next.split(n, 0);
-  (void)streams;
   return value;
 }
 

@@ -1,0 +1,50 @@
+// Config validation and its JSON round trip.
+#include "test_util.hpp"
+
+namespace cff {
+namespace {
+
+class ConfigTest : public ::testing::Test {};
+
+TEST_F(ConfigTest, BadConfigsGiveClearErrors) {
+  auto expect_bad = [](auto mutate, const std::string& part) {
+    Config c = test::tiny_vit();
+    mutate(c);
+    test::expect_error([&] { Trainer t(c); }, ErrorCode::kInvalidArgument, part);
+  };
+  expect_bad([](Config& c) { c.model.num_heads = 3; }, "embed_dim 16 is not divisible by num_heads 3");
+  expect_bad([](Config& c) { c.model.num_layers = 0; }, "num_layers must be >= 1");
+  expect_bad([](Config& c) { c.train.lr = -0.1; }, "lr must be > 0");
+  expect_bad([](Config& c) { c.train.head_lr = std::nan(""); }, "head_lr must be > 0");
+  expect_bad([](Config& c) { c.train.views = 3; }, "views must be 1 or 2");
+  expect_bad([](Config& c) { c.train.batch_size = 1; }, "batch_size must be >= 2");
+  expect_bad([](Config& c) { c.train.val_fraction = 1.0; }, "val_fraction");
+  expect_bad([](Config& c) { c.train.device = "tpu"; }, "unknown device 'tpu'");
+  expect_bad([](Config& c) { c.train.loss = "ff"; }, "needs positive/negative passes");
+  expect_bad([](Config& c) {
+    c.train.algorithm = Algorithm::kForwardForward;
+    c.train.loss = "mcl";
+  }, "needs augmented views");
+}
+
+TEST_F(ConfigTest, JsonRoundTripAndStrictParsing) {
+  Config c = test::tiny_vit(7);
+  c.train.algorithm = Algorithm::kForwardForward;
+  c.train.precision = Precision::kBFloat16;
+  c.train.mean = {0.25};
+  c.train.std = {0.5};
+  c.model.pooling = Pooling::kClassToken;
+  const Config back = Config::from_json(c.to_json());
+  EXPECT_EQ(back.to_json(), c.to_json());
+  EXPECT_EQ(Config::from_json("{}").to_json(), Config().to_json());
+  test::expect_error([] { Config::from_json("{\"model\": {\"layers\": 3}}"); }, ErrorCode::kInvalidArgument,
+                     "unknown key model.layers");
+  test::expect_error([] { Config::from_json("{\"train\": {\"lr\": \"fast\"}}"); }, ErrorCode::kInvalidArgument,
+                     "train.lr has the wrong type");
+  test::expect_error([] { Config::from_json("{\"model\": {\"arch\": \"cnn\"}}"); }, ErrorCode::kInvalidArgument,
+                     "model.arch must be one of mlp, vit");
+  test::expect_error([] { Config::from_json("{"); }, ErrorCode::kInvalidArgument, "not valid JSON");
+}
+
+}  // namespace
+}  // namespace cff

@@ -1,0 +1,161 @@
+// The training engine end to end on small synthetic data: every algorithm learns, runs are
+// reproducible, and bad inputs are refused with clear errors.
+#include <thread>
+
+#include "test_util.hpp"
+
+namespace cff {
+namespace {
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  const Dataset train = test::blobs(384, 4, 1, 8, 8, 1);
+  const Dataset test_set = test::blobs(256, 4, 1, 8, 8, 2);
+
+  double fit_and_score(const Config& c) {
+    Trainer trainer(c);
+    trainer.fit(train);
+    return trainer.evaluate(test_set).top1();
+  }
+};
+
+TEST_F(TrainerTest, CffMarginalLearnsSyntheticDataInSeconds) {
+  Config c = test::tiny_mlp();
+  c.train.epochs = 3;
+  EXPECT_GT(fit_and_score(c), 0.9);  // chance is 0.25
+}
+
+TEST_F(TrainerTest, EveryAlgorithmTrainsAndPredicts) {
+  struct Case {
+    const char* name;
+    Algorithm algo;
+    std::string loss;
+    int64_t views;
+    double min_top1;
+  };
+  const Case cases[] = {{"cff", Algorithm::kContrastive, "supcon", 2, 0.8},
+                        {"cff one-forward", Algorithm::kContrastive, "mcl", 1, 0.8},
+                        {"ff", Algorithm::kForwardForward, "ff", 2, 0.8},
+                        {"symba", Algorithm::kForwardForward, "symba", 2, 0.8},
+                        {"bp", Algorithm::kBackprop, "", 2, 0.8}};
+  for (const auto& k : cases) {
+    Config c = test::tiny_mlp();
+    c.train.algorithm = k.algo;
+    c.train.loss = k.loss;
+    c.train.views = k.views;
+    c.train.epochs = k.algo == Algorithm::kForwardForward ? 40 : 3;  // FF converges far more slowly
+    if (k.algo == Algorithm::kForwardForward) c.train.lr = 0.01;
+    Trainer trainer(c);
+    trainer.fit(train);
+    const double top1 = trainer.evaluate(test_set).top1();
+    EXPECT_GT(top1, k.min_top1) << k.name;
+    if (k.algo == Algorithm::kForwardForward) {
+      trainer.set_ff_prediction(FFPrediction::kHead);
+      EXPECT_GT(trainer.evaluate(test_set).top1(), k.min_top1) << k.name << " one-pass head";
+    }
+  }
+}
+
+TEST_F(TrainerTest, VitCffMarginalAndBf16Train) {
+  Config c = test::tiny_vit();
+  c.train.epochs = 6;
+  c.train.augment = "crop:padding=1+hflip";  // the default padding 4 is half of these 8x8 images
+  EXPECT_GT(fit_and_score(c), 0.6);
+  Config b = test::tiny_mlp();
+  b.train.precision = Precision::kBFloat16;
+  b.train.epochs = 3;
+  EXPECT_GT(fit_and_score(b), 0.85);
+}
+
+TEST_F(TrainerTest, SameSeedSameResultOtherSeedOtherResult) {
+  Config c = test::tiny_vit();
+  c.train.epochs = 1;
+  c.train.head_epochs = 1;
+  auto run = [&](uint64_t seed) {
+    Config s = c;
+    s.train.seed = seed;
+    Trainer t(s);
+    t.fit(train);
+    return std::make_pair(t.history().front().train_loss, t.predict(test_set.images).scores);
+  };
+  const auto a = run(3), b = run(3), d = run(4);
+  EXPECT_EQ(a.first, b.first);
+  EXPECT_TRUE(torch::equal(a.second, b.second));
+  EXPECT_NE(a.first, d.first);
+}
+
+TEST_F(TrainerTest, StepByStepApiMatchesItsContract) {
+  Config c = test::tiny_mlp();
+  Trainer trainer(c);
+  const auto losses = trainer.step(train.images.slice(0, 0, 64), train.labels.slice(0, 0, 64));
+  EXPECT_EQ(losses.size(), 2u);
+  EXPECT_GT(trainer.head_step(train.images.slice(0, 0, 64), train.labels.slice(0, 0, 64)), 0.0);
+  const auto p = trainer.predict(test_set.images.slice(0, 0, 10), 3);
+  EXPECT_EQ(p.topk.sizes(), torch::IntArrayRef({10, 3}));
+  EXPECT_TRUE(torch::equal(p.labels, p.topk.select(1, 0)));
+  EXPECT_TRUE(torch::allclose(p.scores.sum(1), torch::ones({10}), 1e-5));
+  EXPECT_EQ(trainer.embed(test_set.images.slice(0, 0, 10), 1).sizes(), torch::IntArrayRef({10, 32}));
+  const auto e = trainer.evaluate(test_set, {1, 2, 4});
+  EXPECT_LE(e.topk.at(1), e.topk.at(2));
+  EXPECT_DOUBLE_EQ(e.topk.at(4), 1.0);
+}
+
+TEST_F(TrainerTest, BadInputsAreRefusedClearly) {
+  Trainer trainer(test::tiny_mlp());
+  const auto images = train.images.slice(0, 0, 8), labels = train.labels.slice(0, 0, 8);
+  auto nan_images = images.to(torch::kFloat) / 255;
+  nan_images[0][0][0][0] = std::nan("");
+  test::expect_error([&] { trainer.step(nan_images, labels); }, ErrorCode::kNumerics, "NaN");
+  test::expect_error([&] { trainer.step(torch::zeros({8, 1, 9, 8}), labels); }, ErrorCode::kInvalidArgument,
+                     "expected images of shape N x 1 x 8 x 8");
+  test::expect_error([&] { trainer.step(images, labels.slice(0, 0, 7)); }, ErrorCode::kInvalidArgument,
+                     "expected 8 labels");
+  test::expect_error([&] { trainer.step(images, labels + 10); }, ErrorCode::kInvalidArgument, "labels must lie in 0..3");
+  test::expect_error([&] { trainer.predict(images, 5); }, ErrorCode::kInvalidArgument, "k must be in 1..4");
+  auto batch = trainer.prepare(images, labels);
+  test::expect_error([&] { trainer.train_layer(2, batch); }, ErrorCode::kInvalidArgument, "layer 2 out of 0..1");
+  Config bp = test::tiny_mlp();
+  bp.train.algorithm = Algorithm::kBackprop;
+  Trainer bp_trainer(bp);
+  auto bp_batch = bp_trainer.prepare(images, labels);
+  test::expect_error([&] { bp_trainer.train_layer(0, bp_batch); }, ErrorCode::kState, "BP trains end to end");
+  test::expect_error([] { Trainer t([] { Config c = test::tiny_mlp(); c.train.device = "cuda:7"; return c; }()); },
+                     torch::cuda::is_available() ? ErrorCode::kUnsupported : ErrorCode::kUnsupported, "cuda:7");
+}
+
+TEST_F(TrainerTest, SeparateTrainersRunOnSeparateThreads) {
+  std::vector<double> top1(2);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i)
+    threads.emplace_back([&, i] {
+      Config c = test::tiny_mlp();
+      c.train.seed = uint64_t(i);
+      Trainer t(c);
+      t.fit(train);
+      top1[size_t(i)] = t.evaluate(test_set).top1();
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_GT(top1[0], 0.8);
+  EXPECT_GT(top1[1], 0.8);
+}
+
+// CUDA and the CPU give the same losses to float tolerance (skipped without a GPU).
+TEST_F(TrainerTest, CudaMatchesCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  Config c = test::tiny_vit();
+  c.train.epochs = 1;
+  c.train.head_epochs = 1;
+  c.train.tf32 = false;
+  Trainer cpu(c);
+  c.train.device = "cuda";
+  Trainer gpu(c);
+  const auto images = train.images.slice(0, 0, 64), labels = train.labels.slice(0, 0, 64);
+  for (int i = 0; i < 3; ++i) {
+    const auto a = cpu.step(images, labels), b = gpu.step(images, labels);
+    for (size_t l = 0; l < a.size(); ++l) EXPECT_NEAR(a[l], b[l], 1e-3 * (1 + std::abs(a[l])));
+  }
+  EXPECT_TRUE(torch::allclose(cpu.predict(images).scores, gpu.predict(images).scores, 1e-3, 1e-3));
+}
+
+}  // namespace
+}  // namespace cff
