@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs the built libcff into a scratch prefix, then configures, builds and runs a consumer
+# project against it with find_package(cff).  Usage: check-package.sh BUILD_DIR SCRATCH_DIR
+set -euo pipefail
+build=$1 scratch=$2
+rm -rf "$scratch"
+cmake --install "$build" --prefix "$scratch/prefix" > /dev/null
+cmake -S "$(dirname "$0")/consumer" -B "$scratch/consumer" -DCMAKE_PREFIX_PATH="$scratch/prefix" -DCMAKE_BUILD_TYPE=Release > /dev/null
+cmake --build "$scratch/consumer" > /dev/null
+LD_LIBRARY_PATH="$scratch/prefix/lib:$scratch/prefix/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}" "$scratch/consumer/consumer"
