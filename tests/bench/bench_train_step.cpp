@@ -2,6 +2,7 @@
 // the core issue names, in fp32 and bf16, and the thread settings the library chooses between.
 //   ./bench_train_step --benchmark_min_time=2
 #include <benchmark/benchmark.h>
+#include <dlfcn.h>
 
 #include "cff/cff.hpp"
 
@@ -21,11 +22,15 @@ cff::Config make_config(bool vit, bool bf16, int64_t batch) {
   return c;
 }
 
-// args: {vit, bf16, batch, threads}
+// args: {vit, bf16, batch, threads, blas}: LibTorch intra-op threads, then OpenBLAS's own
+// threads (cff::set_threads sets both to `threads`; `blas` overrides OpenBLAS's afterwards).
 void BM_Stage1Step(benchmark::State& state) {
   auto c = make_config(state.range(0) != 0, state.range(1) != 0, state.range(2));
   c.train.threads = state.range(3);
   cff::Trainer trainer(c);
+  using SetThreads = void (*)(int);
+  if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    fn(int(state.range(4)));
   const auto images = torch::randint(0, 256, {state.range(2), 1, 28, 28}, torch::kUInt8);
   const auto labels = torch::randint(0, 10, {state.range(2)}, torch::kLong);
   trainer.step(images, labels);  // warm-up: first-call allocations and oneDNN kernel selection
@@ -43,17 +48,21 @@ void BM_Predict(benchmark::State& state) {
 
 }  // namespace
 
-// MLP[500 3] at batch 512 and ViT[128 4 5] (28x28, patch 4) at batch 128; fp32 and bf16; threads 1 and 2.
+// MLP[500 3] at batch 512 and ViT[128 4 5] (28x28, patch 4) at batch 128; fp32 and bf16; thread mixes.
 BENCHMARK(BM_Stage1Step)
-    ->ArgNames({"vit", "bf16", "batch", "threads"})
-    ->Args({0, 0, 512, 1})
-    ->Args({0, 0, 512, 2})
-    ->Args({0, 1, 512, 1})
-    ->Args({0, 1, 512, 2})
-    ->Args({1, 0, 128, 1})
-    ->Args({1, 0, 128, 2})
-    ->Args({1, 1, 128, 1})
-    ->Args({1, 1, 128, 2})
+    ->ArgNames({"vit", "bf16", "batch", "threads", "blas"})
+    ->Args({0, 0, 512, 1, 1})
+    ->Args({0, 0, 512, 2, 1})
+    ->Args({0, 0, 512, 2, 2})
+    ->Args({0, 1, 512, 1, 1})
+    ->Args({0, 1, 512, 2, 1})
+    ->Args({0, 1, 512, 2, 2})
+    ->Args({1, 0, 128, 1, 1})
+    ->Args({1, 0, 128, 2, 1})
+    ->Args({1, 0, 128, 2, 2})
+    ->Args({1, 1, 128, 1, 1})
+    ->Args({1, 1, 128, 2, 1})
+    ->Args({1, 1, 128, 2, 2})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_Predict)->ArgNames({"vit", "bf16", "batch"})->Args({0, 1, 1})->Args({0, 1, 512})->Unit(benchmark::kMicrosecond);
