@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cff/cff.hpp"
+#include "cff/plugins.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -139,6 +140,7 @@ struct TrainArgs {
   double lr = 0.004, head_lr = 0.0005, weight_decay = 0.01, val_fraction = 0.1;
   uint64_t seed = 0;
   bool resume = false, json_out = false, quiet = false, no_best = false, cls = false;
+  std::vector<std::string> plugins;
 };
 
 void add_train_options(CLI::App* cmd, TrainArgs& a) {
@@ -173,6 +175,7 @@ void add_train_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_flag("--resume", a.resume, "continue the run saved in --out");
   cmd->add_flag("--json", a.json_out, "print the result as one JSON object on stdout");
   cmd->add_flag("--quiet,-q", a.quiet, "no progress on stderr");
+  cmd->add_option("--plugin", a.plugins, "load a plugin (shared library) first; repeatable");
 }
 
 cff::Config build_config(const TrainArgs& a, const CLI::App& cmd, const cff::Dataset& data) {
@@ -240,7 +243,49 @@ cff::Config build_config(const TrainArgs& a, const CLI::App& cmd, const cff::Dat
   return c;
 }
 
+// ---- plugins ----------------------------------------------------------------------------------------
+
+void load_plugins(const std::vector<std::string>& paths) {
+  for (const auto& p : paths) cff::load_plugin(p);
+}
+
+json provider_json(const cff::ProviderInfo& p) {
+  json params = json::array();
+  for (const auto& q : p.params) params.push_back({{"name", q.name}, {"default", q.default_value}, {"description", q.description}});
+  return {{"name", p.name}, {"description", p.description}, {"origin", p.origin}, {"params", params}};
+}
+
+int run_plugins(const std::vector<std::string>& paths, bool json_out) {
+  load_plugins(paths);
+  const auto listing = cff::list_providers();
+  const auto& report = cff::discover_plugins();
+  if (json_out) {
+    json out = {{"losses", json::array()}, {"augmentations", json::array()}, {"search_path", cff::plugin_search_path()},
+                {"failed", json::array()}, {"plugin_abi_version", cff::plugin_abi_version()}};
+    for (const auto& p : listing.losses) out["losses"].push_back(provider_json(p));
+    for (const auto& p : listing.augmentations) out["augmentations"].push_back(provider_json(p));
+    for (const auto& [file, why] : report.failed) out["failed"].push_back({{"file", file}, {"error", why}});
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+  }
+  auto print = [](const char* title, const std::vector<cff::ProviderInfo>& providers) {
+    std::printf("%s:\n", title);
+    for (const auto& p : providers) {
+      std::printf("  %-14s %s  [%s]\n", p.name.c_str(), p.description.c_str(), p.origin.c_str());
+      for (const auto& q : p.params)
+        std::printf("      %s=%s  %s\n", q.name.c_str(), q.default_value.c_str(), q.description.c_str());
+    }
+  };
+  print("losses (--loss NAME:key=value,...)", listing.losses);
+  print("augmentations (--augment NAME:key=value,...+NAME...)", listing.augmentations);
+  std::printf("plugin search path (CFF_PLUGIN_PATH, then the installed folder):\n");
+  for (const auto& d : cff::plugin_search_path()) std::printf("  %s\n", d.c_str());
+  for (const auto& [file, why] : report.failed) std::printf("failed to load: %s\n", why.c_str());
+  return 0;
+}
+
 int run_train(const TrainArgs& a, const CLI::App& cmd) {
+  load_plugins(a.plugins);
   const auto train = load_data(a.data, "train");
   std::unique_ptr<cff::Trainer> trainer;
   if (a.resume) {
@@ -296,7 +341,8 @@ int run_train(const TrainArgs& a, const CLI::App& cmd) {
 // ---- eval / info ----------------------------------------------------------------------------------------
 
 int run_eval(const std::string& model, const std::string& data, const std::string& topk, const std::string& ff,
-             const std::string& device, bool json_out) {
+             const std::string& device, bool json_out, const std::vector<std::string>& plugins) {
+  load_plugins(plugins);
   auto trainer = cff::Trainer::load(model, device);
   if (!ff.empty()) trainer.set_ff_prediction(parse_ff_predict(ff));
   const auto test = load_data(data, "test");
@@ -340,6 +386,12 @@ int main(int argc, char** argv) {
   eval->add_option("--ff-predict", ff, "FF models: goodness or head");
   eval->add_option("--device", device, "override the saved device");
   eval->add_flag("--json", json_out, "one JSON object on stdout");
+  std::vector<std::string> plugins;
+  eval->add_option("--plugin", plugins, "load a plugin (shared library) first; repeatable");
+
+  auto* list = app.add_subcommand("plugins", "list every loss and augmentation, built-in or plugin, with parameters");
+  list->add_option("--plugin", plugins, "load a plugin (shared library) first; repeatable");
+  list->add_flag("--json", json_out, "one JSON object on stdout");
 
   auto* info = app.add_subcommand("info", "print a model's config and training history");
   info->add_option("MODEL", model, "model file")->required();
@@ -352,7 +404,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (*train) return run_train(t, *train);
-    if (*eval) return run_eval(model, data, topk, ff, device, json_out);
+    if (*eval) return run_eval(model, data, topk, ff, device, json_out, plugins);
+    if (*list) return run_plugins(plugins, json_out);
     if (*info) return run_info(model, json_out);
   } catch (const std::exception& e) {
     std::string msg = e.what();

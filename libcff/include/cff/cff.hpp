@@ -8,6 +8,7 @@
 #include "cff/losses.hpp"
 #include "cff/model.hpp"
 #include "cff/options.hpp"
+#include "cff/plugins.hpp"
 #include "cff/registry.hpp"
 #include "cff/runtime.hpp"
 #include "cff/trainer.hpp"
