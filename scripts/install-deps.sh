@@ -15,6 +15,7 @@ packages=(
   libcli11-dev            # command-line parsing for the cff tool
   dataset-fashion-mnist   # real data for the main job and examples
   python3-numpy golang-go # bindings
+  python3-setuptools python3-pip # pip install --no-build-isolation bindings/python
 )
 
 missing=()

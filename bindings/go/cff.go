@@ -1,0 +1,203 @@
+// Package cff is the Go binding of libcff: it trains neural networks layer by layer with local
+// losses (Contrastive Forward-Forward, arXiv 2502.00571) through libcff's C API (cff.h).
+//
+// Objects (Options, Model, LayerBatch, Dataset) own a C handle: call Close when done; a finalizer
+// frees a forgotten one, but only when the garbage collector runs. Failures are *Error values
+// carrying the library's code and message. Image buffers are Go slices described by a Batch; the
+// library reads them during the call only and keeps no pointer to them.
+//
+// Threads (from cff.h): calls on one Model are serialised by the library, so a Model may be shared
+// by goroutines; a Dataset is immutable; Options must not be changed from two goroutines at once.
+// Close must not race with other calls on the same object.
+package cff
+
+/*
+#include <stdlib.h>
+#include <cff.h>
+*/
+import "C"
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+)
+
+// ABIVersion is the ABI version (CFF_ABI_VERSION in cff.h) this package was written for. The
+// library's must be equal: every constructor checks it once and refuses a mismatch.
+const ABIVersion = 1
+
+// Code is the kind of a failure (cff_code). Values are pinned; a value this package does not
+// know is still a failure.
+type Code int
+
+const (
+	CodeOK              Code = 0
+	CodeInvalidArgument Code = 1
+	CodeIO              Code = 2
+	CodeFormat          Code = 3
+	CodeState           Code = 4
+	CodePlugin          Code = 5
+	CodeUnsupported     Code = 6
+	CodeNumerics        Code = 7
+	CodeOutOfMemory     Code = 8
+	CodeInternal        Code = 9
+)
+
+// String returns the C name of the code, e.g. "CFF_CODE_IO".
+func (c Code) String() string {
+	return C.GoString(C.cff_code_name(C.cff_code(c)))
+}
+
+// Error is a failure reported by libcff (or by this package before calling it).
+type Error struct {
+	Code    Code
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s (%s)", e.Message, e.Code) }
+
+// Is makes errors.Is(err, cff.ErrIO) (and the other sentinels) match by code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Message == "" && t.Code == e.Code
+}
+
+// Sentinels for errors.Is.
+var (
+	ErrInvalidArgument = &Error{Code: CodeInvalidArgument}
+	ErrIO              = &Error{Code: CodeIO}
+	ErrFormat          = &Error{Code: CodeFormat}
+	ErrState           = &Error{Code: CodeState}
+	ErrUnsupported     = &Error{Code: CodeUnsupported}
+	ErrNumerics        = &Error{Code: CodeNumerics}
+)
+
+// statusError turns a returned status into an error, copying its message and freeing it.
+func statusError(s *C.cff_status) error {
+	if s == nil {
+		return nil
+	}
+	defer C.cff_status_free(s)
+	return &Error{Code: Code(C.cff_status_code(s)), Message: C.GoString(C.cff_status_message(s))}
+}
+
+func invalid(format string, args ...any) error {
+	return &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf(format, args...)}
+}
+
+// Version is the library's release version, e.g. "0.1.0".
+func Version() string { return C.GoString(C.cff_version()) }
+
+// LibraryABIVersion is the ABI version of the loaded library.
+func LibraryABIVersion() uint32 { return uint32(C.cff_abi_version()) }
+
+// TorchVersion is the LibTorch version the library was built against.
+func TorchVersion() string { return C.GoString(C.cff_torch_version()) }
+
+// CheckABI compares the ABI version a binding was written for with the library's.
+func CheckABI(expected, library uint32) error {
+	if expected == library {
+		return nil
+	}
+	return &Error{Code: CodeUnsupported, Message: fmt.Sprintf(
+		"libcff_c has ABI version %d but this Go binding was written for ABI version %d; "+
+			"rebuild the binding against the installed cff.h", library, expected)}
+}
+
+var (
+	abiOnce sync.Once
+	abiErr  error
+)
+
+func ensureABI() error {
+	abiOnce.Do(func() { abiErr = CheckABI(ABIVersion, LibraryABIVersion()) })
+	return abiErr
+}
+
+// SetThreads sets the CPU threads LibTorch uses, process-wide (0 = every core).
+func SetThreads(threads int) error {
+	if err := ensureABI(); err != nil {
+		return err
+	}
+	return statusError(C.cff_set_threads(C.int64_t(threads)))
+}
+
+// DeviceCheck reports whether device ("auto", "cpu", "cuda", "cuda:N") is usable.
+func DeviceCheck(device string) error {
+	if err := ensureABI(); err != nil {
+		return err
+	}
+	s := C.CString(device)
+	defer C.free(unsafe.Pointer(s))
+	return statusError(C.cff_device_check(s))
+}
+
+// Enumerations (values pinned by cff.h).
+type (
+	Arch         int
+	Algorithm    int
+	Precision    int
+	Pooling      int
+	FFPrediction int
+	ProviderKind int
+	Layout       int
+	DType        int
+)
+
+const (
+	ArchMLP Arch = 0
+	ArchViT Arch = 1
+
+	AlgorithmContrastive    Algorithm = 0
+	AlgorithmForwardForward Algorithm = 1
+	AlgorithmBackprop       Algorithm = 2
+
+	PrecisionFloat32  Precision = 0
+	PrecisionBFloat16 Precision = 1
+
+	PoolingMean       Pooling = 0
+	PoolingClassToken Pooling = 1
+
+	FFPredictionGoodness FFPrediction = 0
+	FFPredictionHead     FFPrediction = 1
+
+	ProviderLoss         ProviderKind = 0
+	ProviderAugmentation ProviderKind = 1
+
+	NCHW Layout = 0
+	NHWC Layout = 1
+
+	Uint8   DType = 0
+	Float32 DType = 1
+)
+
+// Provider is a registered loss or augmentation (built-in or from a plugin).
+type Provider struct {
+	Name, Description, Params, Origin string
+}
+
+// Providers lists the registered providers of a kind, sorted by name.
+func Providers(kind ProviderKind) ([]Provider, error) {
+	if err := ensureABI(); err != nil {
+		return nil, err
+	}
+	var list *C.cff_provider_list
+	if err := statusError(C.cff_provider_list_create(C.cff_provider_kind(kind), &list)); err != nil {
+		return nil, err
+	}
+	defer C.cff_provider_list_free(list)
+	var count C.int64_t
+	if err := statusError(C.cff_provider_list_count(list, &count)); err != nil {
+		return nil, err
+	}
+	out := make([]Provider, 0, int(count))
+	for i := C.int64_t(0); i < count; i++ {
+		var n, d, p, o *C.char
+		if err := statusError(C.cff_provider_list_get(list, i, &n, &d, &p, &o)); err != nil {
+			return nil, err
+		}
+		out = append(out, Provider{C.GoString(n), C.GoString(d), C.GoString(p), C.GoString(o)})
+	}
+	return out, nil
+}

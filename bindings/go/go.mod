@@ -1,0 +1,3 @@
+module libcff.org/cff
+
+go 1.19

@@ -1,0 +1,164 @@
+package cff
+
+/*
+#include <stdlib.h>
+#include <cff.h>
+*/
+import "C"
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// Options define a model and how it trains; defaults are the paper's. Not safe for concurrent
+// modification.
+type Options struct {
+	raw *C.cff_options
+}
+
+// NewOptions returns options holding the defaults.
+func NewOptions() (*Options, error) {
+	if err := ensureABI(); err != nil {
+		return nil, err
+	}
+	o := &Options{}
+	if err := statusError(C.cff_options_create(&o.raw)); err != nil {
+		return nil, err
+	}
+	runtime.SetFinalizer(o, (*Options).Close)
+	return o, nil
+}
+
+// Close frees the options; models created from them are not affected. Safe to call twice.
+func (o *Options) Close() error {
+	if o.raw != nil {
+		C.cff_options_free(o.raw)
+		o.raw = nil
+		runtime.SetFinalizer(o, nil)
+	}
+	return nil
+}
+
+func (o *Options) call(s *C.cff_status) error {
+	runtime.KeepAlive(o)
+	return statusError(s)
+}
+
+func (o *Options) callString(f func(*C.cff_options, *C.char) *C.cff_status, v string) error {
+	s := C.CString(v)
+	defer C.free(unsafe.Pointer(s))
+	return o.call(f(o.raw, s))
+}
+
+// SetJSON merges a JSON config ({"model": {...}, "train": {...}}) into the options.
+func (o *Options) SetJSON(json string) error {
+	return o.callString(func(r *C.cff_options, s *C.char) *C.cff_status { return C.cff_options_set_json(r, s) }, json)
+}
+
+// JSON returns the options as a complete JSON config.
+func (o *Options) JSON() (string, error) {
+	var out *C.char
+	if err := o.call(C.cff_options_get_json(o.raw, &out)); err != nil {
+		return "", err
+	}
+	defer C.cff_string_free(out)
+	return C.GoString(out), nil
+}
+
+// Validate checks the options as model creation will.
+func (o *Options) Validate() error { return o.call(C.cff_options_validate(o.raw)) }
+
+func (o *Options) SetArch(a Arch) error {
+	return o.call(C.cff_options_set_arch(o.raw, C.cff_arch(a)))
+}
+func (o *Options) SetAlgorithm(a Algorithm) error {
+	return o.call(C.cff_options_set_algorithm(o.raw, C.cff_algorithm(a)))
+}
+
+// SetEmbedDim sets the width E of every layer (>= 1).
+func (o *Options) SetEmbedDim(e int) error {
+	return o.call(C.cff_options_set_embed_dim(o.raw, C.int64_t(e)))
+}
+
+// SetNumLayers sets the number L of independently trained layers (>= 1).
+func (o *Options) SetNumLayers(l int) error {
+	return o.call(C.cff_options_set_num_layers(o.raw, C.int64_t(l)))
+}
+func (o *Options) SetNumHeads(h int) error {
+	return o.call(C.cff_options_set_num_heads(o.raw, C.int64_t(h)))
+}
+func (o *Options) SetPatchSize(p int) error {
+	return o.call(C.cff_options_set_patch_size(o.raw, C.int64_t(p)))
+}
+func (o *Options) SetPooling(p Pooling) error {
+	return o.call(C.cff_options_set_pooling(o.raw, C.cff_pooling(p)))
+}
+
+// SetInputShape sets the input images' channels x height x width.
+func (o *Options) SetInputShape(channels, height, width int) error {
+	return o.call(C.cff_options_set_input_shape(o.raw, C.int64_t(channels), C.int64_t(height), C.int64_t(width)))
+}
+func (o *Options) SetNumClasses(k int) error {
+	return o.call(C.cff_options_set_num_classes(o.raw, C.int64_t(k)))
+}
+
+// SetLoss sets the local loss spec, e.g. "mcl:m0=0.4" ("" = the algorithm's default).
+func (o *Options) SetLoss(spec string) error {
+	return o.callString(func(r *C.cff_options, s *C.char) *C.cff_status { return C.cff_options_set_loss(r, s) }, spec)
+}
+
+// SetAugment sets the augmentation spec, e.g. "crop:padding=4+hflip"; "none" disables.
+func (o *Options) SetAugment(spec string) error {
+	return o.callString(func(r *C.cff_options, s *C.char) *C.cff_status { return C.cff_options_set_augment(r, s) }, spec)
+}
+
+// SetDevice sets "auto", "cpu", "cuda" or "cuda:N" (checked when a model is created).
+func (o *Options) SetDevice(device string) error {
+	return o.callString(func(r *C.cff_options, s *C.char) *C.cff_status { return C.cff_options_set_device(r, s) }, device)
+}
+func (o *Options) SetViews(v int) error {
+	return o.call(C.cff_options_set_views(o.raw, C.int64_t(v)))
+}
+func (o *Options) SetLR(lr, weightDecay float64) error {
+	return o.call(C.cff_options_set_lr(o.raw, C.double(lr), C.double(weightDecay)))
+}
+func (o *Options) SetHeadLR(lr, weightDecay float64) error {
+	return o.call(C.cff_options_set_head_lr(o.raw, C.double(lr), C.double(weightDecay)))
+}
+func (o *Options) SetBatchSize(n int) error {
+	return o.call(C.cff_options_set_batch_size(o.raw, C.int64_t(n)))
+}
+func (o *Options) SetEpochs(epochs, headEpochs int) error {
+	return o.call(C.cff_options_set_epochs(o.raw, C.int64_t(epochs), C.int64_t(headEpochs)))
+}
+func (o *Options) SetValFraction(f float64) error {
+	return o.call(C.cff_options_set_val_fraction(o.raw, C.double(f)))
+}
+func (o *Options) SetSeed(seed uint64) error {
+	return o.call(C.cff_options_set_seed(o.raw, C.uint64_t(seed)))
+}
+func (o *Options) SetPrecision(p Precision) error {
+	return o.call(C.cff_options_set_precision(o.raw, C.cff_precision(p)))
+}
+func (o *Options) SetThreads(n int) error {
+	return o.call(C.cff_options_set_threads(o.raw, C.int64_t(n)))
+}
+func (o *Options) SetFFPrediction(m FFPrediction) error {
+	return o.call(C.cff_options_set_ff_prediction(o.raw, C.cff_ff_prediction(m)))
+}
+
+// SetNormalization sets per-channel mean and std (equal lengths); empty slices clear it.
+func (o *Options) SetNormalization(mean, std []float64) error {
+	if len(mean) != len(std) {
+		return invalid("%d means but %d standard deviations", len(mean), len(std))
+	}
+	var m, s *C.double
+	if len(mean) > 0 {
+		m, s = (*C.double)(unsafe.Pointer(&mean[0])), (*C.double)(unsafe.Pointer(&std[0]))
+	}
+	err := o.call(C.cff_options_set_normalization(o.raw, m, s, C.int64_t(len(mean))))
+	runtime.KeepAlive(mean)
+	runtime.KeepAlive(std)
+	return err
+}

@@ -1,0 +1,277 @@
+"""Tests of the Python binding against the real libcff_c (tiny MLP[16 2] on 8x8 images).
+
+Run from the repository: PYTHONPATH=bindings/python /usr/bin/python3 -m unittest discover -s bindings/python/tests
+"""
+import gc
+import os
+import re
+import tempfile
+import threading
+import unittest
+
+import numpy as np
+
+import cff
+
+CONFIG = {"model": {"embed_dim": 16, "num_layers": 2, "height": 8, "width": 8, "num_classes": 2},
+          "train": {"device": "cpu", "seed": 3, "threads": 1, "batch_size": 8}}
+N = 16
+HEADER = os.path.join(os.path.dirname(__file__), "..", "..", "..", "capi", "include", "cff.h")
+
+
+def training_data():
+    """Class 0 bright in the top half, class 1 in the bottom half."""
+    labels = np.arange(N, dtype=np.int64) % 2
+    i = np.arange(N)[:, None]
+    p = np.arange(64)[None, :]
+    top = (p // 8) < 4
+    base = np.where((labels[:, None] == 0) == top, 180, 40)
+    images = (base + (i * 7 + p * 3) % 30).astype(np.uint8).reshape(N, 1, 8, 8)
+    return images, labels
+
+
+def probe_images():
+    """The images every binding predicts for the cross-binding check."""
+    i = np.arange(8)[:, None]
+    p = np.arange(64)[None, :]
+    return ((i * 37 + p * 11 + i * p) % 256).astype(np.uint8).reshape(8, 1, 8, 8)
+
+
+def trained_model():
+    model = cff.Model(CONFIG)
+    images, labels = training_data()
+    for _ in range(3):
+        losses = model.step(images, labels)
+        assert losses.shape == (2,) and np.isfinite(losses).all(), losses
+    for _ in range(3):
+        assert np.isfinite(model.head_step(images, labels))
+    return model
+
+
+class Versions(unittest.TestCase):
+    def test_abi_version_matches_header_and_library(self):
+        with open(HEADER) as f:
+            header = f.read()
+        value = int(re.search(r"^#define CFF_ABI_VERSION (\d+)", header, re.M).group(1))
+        self.assertEqual(cff.ABI_VERSION, value, "cff.h changed its ABI version: update the Python binding")
+        self.assertEqual(cff.abi_version(), cff.ABI_VERSION)
+        self.assertTrue(cff.version() and cff.torch_version())
+
+    def test_every_header_function_is_declared_with_its_arity(self):
+        with open(HEADER) as f:
+            decls = re.findall(r"CFF_API\s+([^;(]*?)\b(cff_\w+)\(([^)]*)\);", f.read())
+        self.assertGreater(len(decls), 70)
+        from cff import _lib
+        self.assertEqual(sorted({name for _, name, _ in decls} - set(_lib.SIGNATURES)), [])
+        for ret, name, params in decls:
+            arity = 0 if params.strip() == "void" else params.count(",") + 1
+            restype, argtypes = _lib.SIGNATURES[name]
+            self.assertEqual(len(argtypes), arity, f"{name}: cff.h has {arity} parameters")
+            self.assertEqual(restype is _lib.S, ret.replace(" ", "") == "cff_status*", f"{name}: result type")
+
+    def test_abi_mismatch_is_refused(self):
+        self.assertIsNone(cff.check_abi(1, 1))
+        self.assertIn("ABI version", cff.check_abi(cff.ABI_VERSION, cff.ABI_VERSION + 1))
+        # A binding written for another ABI refuses to load the library.
+        from cff import _lib
+        saved, saved_version = _lib._lib, _lib.ABI_VERSION
+        try:
+            _lib._lib, _lib.ABI_VERSION = None, saved_version + 1
+            with self.assertRaises(cff.CffError) as e:
+                cff.version()
+            self.assertEqual(e.exception.code, cff.Code.UNSUPPORTED)
+            self.assertIn(f"written for ABI version {saved_version + 1}", e.exception.message)
+        finally:
+            _lib._lib, _lib.ABI_VERSION = saved, saved_version
+
+
+class Training(unittest.TestCase):
+    def test_create_step_head_predict_save_load_same_predictions(self):
+        model = trained_model()
+        self.assertEqual((model.num_layers, model.num_classes, model.embed_dim), (2, 2, 16))
+        self.assertEqual(model.input_shape, (1, 8, 8))
+        self.assertEqual(model.device, "cpu")
+        self.assertEqual(model.config["model"]["embed_dim"], 16)
+        images, labels = training_data()
+        before = model.predict_full(images, k=2)
+        self.assertEqual(before.labels.shape, (N,))
+        self.assertEqual(before.scores.shape, (N, 2))
+        np.testing.assert_array_equal(before.topk[:, 0], before.labels)
+        np.testing.assert_allclose(before.scores.sum(axis=1), 1, atol=1e-4)
+        self.assertEqual(model.evaluate(images, labels, ks=(1, 2))[1], 1.0)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "model.cff")
+            model.save(path)
+            with cff.Model.load(path, device="cpu") as loaded:
+                after = loaded.predict_full(images, k=2)
+                np.testing.assert_array_equal(after.labels, before.labels)
+                np.testing.assert_array_equal(after.scores, before.scores)
+                np.testing.assert_array_equal(loaded.predict(images), before.labels)
+                np.testing.assert_array_equal(loaded.embed(images, 1), model.embed(images, 1))
+            fresh = cff.Model(CONFIG)
+            fresh.load_state(path)
+            np.testing.assert_array_equal(fresh.predict_proba(images), before.scores)
+
+    def test_layouts_dtypes_and_no_copy(self):
+        model = trained_model()
+        images, _ = training_data()
+        floats = images.astype(np.float32) / 255
+        expected = model.predict(images)
+        np.testing.assert_array_equal(model.predict(floats), expected)
+        np.testing.assert_array_equal(model.predict(images[:, 0]), expected)  # (N, H, W)
+        np.testing.assert_array_equal(model.predict(images.transpose(0, 2, 3, 1), layout="nhwc"), expected)
+        np.testing.assert_array_equal(model.predict(floats.astype(np.float64)), expected)  # converted
+        # A C-contiguous uint8/float32 array reaches the library as is (same memory).
+        from cff import _Batch
+        for a in (images, floats):
+            b = _Batch(a)
+            self.assertIs(b.images, a)
+            self.assertEqual(b.struct.images, a.ctypes.data)
+        # A strided view is copied into a contiguous array first and still predicts correctly.
+        wide = np.zeros((N, 1, 8, 16), dtype=np.uint8)
+        wide[..., ::2] = images
+        np.testing.assert_array_equal(model.predict(wide[..., ::2]), expected)
+
+    def test_layer_by_layer(self):
+        model = cff.Model(CONFIG)
+        images, labels = training_data()
+        lb = model.layer_batch(images, labels)
+        self.assertEqual(lb.next_layer, 0)
+        with self.assertRaises(cff.CffError) as e:
+            model.train_layer(lb, 1)
+        self.assertEqual(e.exception.code, cff.Code.STATE)
+        self.assertTrue(np.isfinite(model.train_layer(lb, 0)))
+        self.assertTrue(np.isfinite(model.train_layer(lb, 1)))
+        self.assertEqual(lb.next_layer, 2)
+        model.close()  # a layer batch may outlive its model
+        lb.close()
+        lb.close()
+
+    def test_options(self):
+        o = (cff.Options().set_embed_dim(16).set_num_layers(2).set_input_shape(1, 8, 8).set_num_classes(2)
+             .set_device("cpu").set_seed(9).set_loss("mcl").set_augment("none").set_threads(1)
+             .set_normalization([0.5], [0.25]).validate())
+        self.assertEqual(o.to_dict()["train"]["seed"], 9)
+        model = cff.Model(o)
+        o.close()
+        self.assertEqual(model.embed_dim, 16)
+        with self.assertRaisesRegex(cff.CffError, "closed"):
+            cff.Model(o)
+        self.assertEqual(cff.Model(cff.Options(CONFIG)).num_layers, 2)
+
+    def test_dataset_and_fit(self):
+        images, labels = training_data()
+        ds = cff.Dataset.from_arrays(images, labels, 2)
+        self.assertEqual(ds.info, (N, 1, 8, 8, np.dtype(np.uint8), 2))
+        self.assertEqual(len(ds), N)
+        np.testing.assert_array_equal(ds.images(2, 3), images[2:5])
+        np.testing.assert_allclose(ds.images(0, 1, np.float32), images[:1] / 255, atol=1e-6)
+        np.testing.assert_array_equal(ds.labels(0, 4), [0, 1, 0, 1])
+        self.assertEqual(len(ds.slice(4, 8)), 8)
+        self.assertEqual(ds.class_names, ["0", "1"])
+        model = cff.Model(CONFIG)
+        seen = []
+        stopped = model.fit(ds, progress=lambda p: (seen.append(p), len(seen) < 2)[1])
+        self.assertTrue(stopped)
+        self.assertEqual(len(seen), 2)
+        self.assertTrue(seen[0].message)
+        self.assertIn(seen[0].stage, (1, 2))
+
+        def boom(_):
+            raise RuntimeError("boom")
+
+        with self.assertRaisesRegex(RuntimeError, "boom"):
+            model.fit(ds, progress=boom)
+        self.assertEqual(model.predict(images).shape, (N,))  # still usable
+        acc = model.evaluate_dataset(ds, ks=(1,))
+        self.assertTrue(0 <= acc[0] <= 1)
+
+    def test_providers_and_threads(self):
+        losses = cff.providers(cff.ProviderKind.LOSS)
+        self.assertIn(("mcl", "built-in"), [(p.name, p.origin) for p in losses])
+        self.assertIn("hflip", [p.name for p in cff.providers(cff.ProviderKind.AUGMENTATION)])
+        cff.device_check("cpu")
+        model = trained_model()
+        probe = probe_images()
+        expected = model.predict(probe)
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(model.predict(probe))) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(len(results), 4)
+        for r in results:
+            np.testing.assert_array_equal(r, expected)
+
+
+class Errors(unittest.TestCase):
+    def expect(self, code, needle, fn, *args, **kwargs):
+        with self.assertRaises(cff.CffError) as e:
+            fn(*args, **kwargs)
+        self.assertEqual(e.exception.code, code, str(e.exception))
+        self.assertIn(needle, e.exception.message)
+        self.assertIn("CFF_CODE_" + code.name, str(e.exception))
+        return e.exception
+
+    def test_errors_carry_the_library_message(self):
+        self.expect(cff.Code.INVALID_ARGUMENT, "embed_dimm", cff.Model, {"model": {"embed_dimm": 3}})
+        self.expect(cff.Code.INVALID_ARGUMENT, "", cff.Model, "{not json")
+        o = cff.Options()
+        self.expect(cff.Code.INVALID_ARGUMENT, "embed_dim", o.set_embed_dim, 0)
+        o.set_device("gpu7")
+        self.expect(cff.Code.INVALID_ARGUMENT, "gpu7", cff.Model, o)
+        self.expect(cff.Code.IO, "/nonexistent/model.cff", cff.Model.load, "/nonexistent/model.cff")
+        with tempfile.NamedTemporaryFile(suffix=".cff") as junk:
+            junk.write(b"not a checkpoint")
+            junk.flush()
+            self.expect(cff.Code.FORMAT, "", cff.Model.load, junk.name)
+        self.expect(cff.Code.IO, "nonexistent-idx", cff.Dataset.load_idx, "/nonexistent-idx", "train")
+        self.expect(cff.Code.INVALID_ARGUMENT, "validation", cff.Dataset.load_idx, "/nonexistent-idx", "validation")
+
+        model = cff.Model(CONFIG)
+        images, labels = training_data()
+        self.expect(cff.Code.INVALID_ARGUMENT, "", model.predict, images.reshape(N // 2, 2, 8, 8))
+        self.expect(cff.Code.INVALID_ARGUMENT, "3 labels", model.step, images, labels[:3])
+        self.expect(cff.Code.INVALID_ARGUMENT, "", model.step, images, np.full(N, 5))
+        self.expect(cff.Code.INVALID_ARGUMENT, "", model.predict_full, images, k=3)
+        self.expect(cff.Code.INVALID_ARGUMENT, "int32", model.predict, images.astype(np.int32))
+        self.expect(cff.Code.NUMERICS, "", model.predict, np.full((N, 1, 8, 8), np.nan, dtype=np.float32))
+        self.assertEqual(model.predict(images).shape, (N,))  # still usable
+        model.close()
+        self.expect(cff.Code.INVALID_ARGUMENT, "", model.predict, images)  # the library's own check
+
+    def test_unknown_code_is_kept(self):
+        e = cff.CffError(1234, "from a newer library")
+        self.assertEqual(e.code, 1234)
+        self.assertIn("CFF_CODE_UNKNOWN", str(e))
+
+
+class CrossBinding(unittest.TestCase):
+    """Driven by tests/bindings: CFF_CROSS_DIR, CFF_CROSS_MODE (write|check), CFF_CROSS_MODELS."""
+
+    @unittest.skipUnless(os.environ.get("CFF_CROSS_DIR") and os.environ.get("CFF_CROSS_MODE"), "not driven")
+    def test_cross_binding(self):
+        d = os.environ["CFF_CROSS_DIR"]
+        probe = probe_images()
+        if os.environ["CFF_CROSS_MODE"] == "write":
+            model = trained_model()
+            model.save(os.path.join(d, "python.cff"))
+            p = model.predict_full(probe, k=2)
+            with open(os.path.join(d, "python.expect"), "w") as f:
+                f.write("labels " + " ".join(str(v) for v in p.labels) + "\n")
+                f.write("scores " + " ".join(f"{v:.9e}" for v in p.scores.ravel()) + "\n")
+            return
+        for name in os.environ["CFF_CROSS_MODELS"].split(","):
+            with cff.Model.load(os.path.join(d, name + ".cff"), "cpu") as model:
+                got = model.predict_full(probe, k=2)
+            with open(os.path.join(d, name + ".expect")) as f:
+                labels = [int(v) for v in f.readline().split()[1:]]
+                scores = [float(v) for v in f.readline().split()[1:]]
+            np.testing.assert_array_equal(got.labels, labels, err_msg=f"labels of the model {name} saved")
+            np.testing.assert_allclose(got.scores.ravel(), scores, atol=1e-6, rtol=0)
+            print(f"python: the model {name} saved predicts the same")
+
+
+if __name__ == "__main__":
+    unittest.main()
