@@ -69,6 +69,7 @@ var (
 	ErrIO              = &Error{Code: CodeIO}
 	ErrFormat          = &Error{Code: CodeFormat}
 	ErrState           = &Error{Code: CodeState}
+	ErrPlugin          = &Error{Code: CodePlugin}
 	ErrUnsupported     = &Error{Code: CodeUnsupported}
 	ErrNumerics        = &Error{Code: CodeNumerics}
 )
@@ -121,6 +122,40 @@ func SetThreads(threads int) error {
 		return err
 	}
 	return statusError(C.cff_set_threads(C.int64_t(threads)))
+}
+
+// PluginABIVersion is the plugin ABI version the library loads.
+func PluginABIVersion() uint32 { return uint32(C.cff_plugin_abi_version()) }
+
+// LoadPlugin loads a loss/augmentation plugin (a shared library) and returns the plugin's name;
+// its providers are then usable by name in loss/augment specs. The error (code ErrPlugin) names
+// the file and the problem.
+func LoadPlugin(path string) (string, error) {
+	if err := ensureABI(); err != nil {
+		return "", err
+	}
+	s := C.CString(path)
+	defer C.free(unsafe.Pointer(s))
+	var out *C.char
+	if err := statusError(C.cff_plugin_load(s, &out)); err != nil {
+		return "", err
+	}
+	defer C.cff_string_free(out)
+	return C.GoString(out), nil
+}
+
+// UnloadPlugin removes a loaded plugin's providers; it reports false if the file was not loaded.
+func UnloadPlugin(path string) (bool, error) {
+	if err := ensureABI(); err != nil {
+		return false, err
+	}
+	s := C.CString(path)
+	defer C.free(unsafe.Pointer(s))
+	var unloaded C.int32_t
+	if err := statusError(C.cff_plugin_unload(s, &unloaded)); err != nil {
+		return false, err
+	}
+	return unloaded != 0, nil
 }
 
 // DeviceCheck reports whether device ("auto", "cpu", "cuda", "cuda:N") is usable.

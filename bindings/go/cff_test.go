@@ -79,6 +79,28 @@ func header(t *testing.T) string {
 	return string(data)
 }
 
+func TestPluginsLoadByPathAndFailWithTheLibraryMessage(t *testing.T) {
+	if cff.PluginABIVersion() < 1 {
+		t.Fatal("plugin ABI version < 1")
+	}
+	_, err := cff.LoadPlugin("/no/such/plugin.so")
+	if !errors.Is(err, cff.ErrPlugin) || !strings.Contains(err.Error(), "/no/such/plugin.so") {
+		t.Fatalf("expected a plugin error naming the file, got %v", err)
+	}
+	if path := os.Getenv("CFF_TEST_PLUGIN"); path != "" {
+		name, err := cff.LoadPlugin(path)
+		if err != nil || name != "cosine-margin-sample" {
+			t.Fatalf("LoadPlugin: %q, %v", name, err)
+		}
+		if ok, err := cff.UnloadPlugin(path); !ok || err != nil {
+			t.Fatalf("UnloadPlugin: %v, %v", ok, err)
+		}
+		if ok, _ := cff.UnloadPlugin(path); ok {
+			t.Fatal("a second UnloadPlugin reported true")
+		}
+	}
+}
+
 func TestABIVersionMatchesHeaderAndLibrary(t *testing.T) {
 	m := regexp.MustCompile(`(?m)^#define CFF_ABI_VERSION (\d+)`).FindStringSubmatch(header(t))
 	if m == nil {

@@ -492,6 +492,32 @@ CFF_API cff_status* cff_provider_list_get(const cff_provider_list* list, int64_t
                                           const char** out_description, const char** out_params,
                                           const char** out_origin);
 
+
+/* ---- Plugins --------------------------------------------------------------------------------- */
+
+/** The plugin ABI version (CFF_PLUGIN_ABI_VERSION of plugins/include/cff_plugin.h) this library
+ *  loads; a plugin declaring another version is refused. Thread-safe. */
+CFF_API uint32_t cff_plugin_abi_version(void);
+
+/** Loads the plugin at `path` (a shared library exporting `cff_plugin_describe`, written against
+ *  plugins/include/cff_plugin.h or cff/plugin_sdk.hpp) and registers its losses and augmentations
+ *  under their names, usable in loss/augment specs of every model created afterwards. All of a
+ *  plugin's providers register, or none. Loading a file already loaded succeeds and does nothing.
+ *  Plugins in CFF_PLUGIN_PATH and the installed plugin folder load by themselves on first use.
+ *  `out_name` (may be NULL) receives the plugin's own name: caller-owned, free with
+ *  cff_string_free(). Errors (the message names the file and the problem): INVALID_ARGUMENT for a
+ *  NULL path or a default parameter that does not parse; PLUGIN for a missing or unloadable file, a
+ *  missing entry symbol, a wrong ABI version, a C++ plugin built against another libcff / LibTorch,
+ *  a malformed descriptor or a provider name already registered. The plugin runs in-process:
+ *  see the README for what is checked. Thread-safe. */
+CFF_API cff_status* cff_plugin_load(const char* path, char** out_name);
+
+/** Removes the providers of the plugin loaded from `path` from the registries; models already
+ *  built keep using them (the library stays loaded until they are freed). `out_unloaded` (may be
+ *  NULL) is set to 1 if the file was loaded, else 0. Errors: INVALID_ARGUMENT for a NULL path.
+ *  Thread-safe. */
+CFF_API cff_status* cff_plugin_unload(const char* path, int32_t* out_unloaded);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,9 +5,7 @@
 // the boundary. Handles are registered in a table of live handles so that a NULL or already freed
 // handle is reported as CFF_CODE_INVALID_ARGUMENT without being dereferenced.
 //
-// Plugin loading (cff_plugin_load and friends) is a separate issue: its C entry points will be
-// added in this file, next to cff_provider_list_*, and will register into the same registries
-// these listings read.
+// Plugins (cff_plugin_*) register into the same registries the cff_provider_list_* listings read.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -965,7 +963,8 @@ cff_status* cff_provider_list_create(cff_provider_kind kind, cff_provider_list**
   CFF_C_TRY
   check_enum(kind, CFF_PROVIDER_KIND_AUGMENTATION, "provider kind");
   check_out(out_list, "out_list");
-  const auto infos = kind == CFF_PROVIDER_KIND_LOSS ? cff::loss_registry().list() : cff::augment_registry().list();
+  const auto listing = cff::list_providers();  // discovers CFF_PLUGIN_PATH / installed plugins first
+  const auto& infos = kind == CFF_PROVIDER_KIND_LOSS ? listing.losses : listing.augmentations;
   auto list = std::make_unique<cff_provider_list>();
   for (const auto& info : infos)
     list->items.push_back({info.name, info.description, join_params(info.params), info.origin});
@@ -993,6 +992,24 @@ cff_status* cff_provider_list_get(const cff_provider_list* list, int64_t index, 
   if (out_description) *out_description = item.description.c_str();
   if (out_params) *out_params = item.params.c_str();
   if (out_origin) *out_origin = item.origin.c_str();
+  CFF_C_CATCH
+}
+
+// ==== Plugins ============================================================================================
+
+uint32_t cff_plugin_abi_version(void) { return uint32_t(cff::plugin_abi_version()); }
+
+cff_status* cff_plugin_load(const char* path, char** out_name) {
+  CFF_C_TRY
+  const auto info = cff::load_plugin(check_string(path, "path"));
+  if (out_name) *out_name = copy_string(info.name);
+  CFF_C_CATCH
+}
+
+cff_status* cff_plugin_unload(const char* path, int32_t* out_unloaded) {
+  CFF_C_TRY
+  const bool unloaded = cff::unload_plugin(check_string(path, "path"));
+  if (out_unloaded) *out_unloaded = unloaded ? 1 : 0;
   CFF_C_CATCH
 }
 

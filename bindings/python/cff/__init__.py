@@ -32,7 +32,8 @@ from ._lib import ABI_VERSION, check_abi
 __all__ = [
     "ABI_VERSION", "Algorithm", "Arch", "CffError", "Code", "Dataset", "DatasetInfo", "FFPrediction",
     "LayerBatch", "Model", "Options", "Pooling", "Precision", "Provider", "ProviderKind", "abi_version",
-    "check_abi", "device_check", "providers", "set_threads", "torch_version", "version",
+    "check_abi", "device_check", "load_plugin", "plugin_abi_version", "providers", "set_threads",
+    "torch_version", "unload_plugin", "version",
 ]
 
 
@@ -165,6 +166,27 @@ def torch_version():
 def set_threads(threads):
     """Sets the CPU threads LibTorch uses, process-wide (0 = every core)."""
     _check(_L().cff_set_threads(threads))
+
+
+def plugin_abi_version():
+    """The plugin ABI version the library loads."""
+    return int(_L().cff_plugin_abi_version())
+
+
+def load_plugin(path):
+    """Loads a loss/augmentation plugin (a shared library) and returns the plugin's name; its
+    providers are then usable by name in loss/augment specs. Raises CffError (code PLUGIN) naming
+    the file and the problem."""
+    out = c_void_p()
+    _check(_L().cff_plugin_load(_bytes(str(path)), byref(out)))
+    return _take_string(out)
+
+
+def unload_plugin(path):
+    """Removes a loaded plugin's providers; returns False if the file was not loaded."""
+    flag = c_int32(0)
+    _check(_L().cff_plugin_unload(_bytes(str(path)), byref(flag)))
+    return bool(flag.value)
 
 
 def device_check(device):

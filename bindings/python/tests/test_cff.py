@@ -57,6 +57,19 @@ class Versions(unittest.TestCase):
         self.assertEqual(cff.abi_version(), cff.ABI_VERSION)
         self.assertTrue(cff.version() and cff.torch_version())
 
+    def test_plugins_load_by_path_and_fail_with_the_library_message(self):
+        self.assertGreaterEqual(cff.plugin_abi_version(), 1)
+        with self.assertRaises(cff.CffError) as ctx:
+            cff.load_plugin("/no/such/plugin.so")
+        self.assertEqual(ctx.exception.code, cff.Code.PLUGIN)
+        self.assertIn("/no/such/plugin.so", ctx.exception.message)
+        path = os.environ.get("CFF_TEST_PLUGIN")
+        if path:
+            self.assertEqual(cff.load_plugin(path), "cosine-margin-sample")
+            self.assertIn("cosine-margin", [p.name for p in cff.providers(cff.ProviderKind.LOSS)])
+            self.assertTrue(cff.unload_plugin(path))
+            self.assertFalse(cff.unload_plugin(path))
+
     def test_every_header_function_is_declared_with_its_arity(self):
         with open(HEADER) as f:
             decls = re.findall(r"CFF_API\s+([^;(]*?)\b(cff_\w+)\(([^)]*)\);", f.read())

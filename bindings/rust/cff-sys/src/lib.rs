@@ -182,6 +182,9 @@ extern "C" {
 
     // Runtime
     pub fn cff_set_threads(threads: i64) -> *mut cff_status;
+    pub fn cff_plugin_abi_version() -> u32;
+    pub fn cff_plugin_load(path: *const c_char, out_name: *mut *mut c_char) -> *mut cff_status;
+    pub fn cff_plugin_unload(path: *const c_char, out_unloaded: *mut i32) -> *mut cff_status;
     pub fn cff_device_check(device: *const c_char) -> *mut cff_status;
 
     // Options

@@ -223,6 +223,34 @@ pub fn set_threads(threads: i64) -> Result<()> {
     check(unsafe { sys::cff_set_threads(threads) })
 }
 
+/// The plugin ABI version the library loads.
+pub fn plugin_abi_version() -> u32 {
+    // SAFETY: no arguments.
+    unsafe { sys::cff_plugin_abi_version() }
+}
+
+/// Loads a loss/augmentation plugin (a shared library) and returns the plugin's name; its
+/// providers are then usable by name in loss/augment specs. Fails with code `Plugin` naming the
+/// file and the problem.
+pub fn load_plugin(path: &str) -> Result<String> {
+    ensure_abi()?;
+    let path = c_string(path)?;
+    let mut out = ptr::null_mut();
+    // SAFETY: valid C string and out pointer for the duration of the call.
+    check(unsafe { sys::cff_plugin_load(path.as_ptr(), &mut out) })?;
+    Ok(take_string(out))
+}
+
+/// Removes a loaded plugin's providers; `Ok(false)` if the file was not loaded.
+pub fn unload_plugin(path: &str) -> Result<bool> {
+    ensure_abi()?;
+    let path = c_string(path)?;
+    let mut unloaded: i32 = 0;
+    // SAFETY: valid C string and out pointer for the duration of the call.
+    check(unsafe { sys::cff_plugin_unload(path.as_ptr(), &mut unloaded) })?;
+    Ok(unloaded != 0)
+}
+
 /// Checks that `device` ("auto", "cpu", "cuda", "cuda:N") is usable.
 pub fn device_check(device: &str) -> Result<()> {
     ensure_abi()?;

@@ -57,6 +57,19 @@ fn header() -> String {
 }
 
 #[test]
+fn plugins_load_by_path_and_fail_with_the_library_message() {
+    assert!(cff::plugin_abi_version() >= 1);
+    let err = cff::load_plugin("/no/such/plugin.so").unwrap_err();
+    assert_eq!(err.code(), Code::Plugin);
+    assert!(err.message().contains("/no/such/plugin.so"), "{}", err.message());
+    if let Ok(path) = std::env::var("CFF_TEST_PLUGIN") {
+        assert_eq!(cff::load_plugin(&path).unwrap(), "cosine-margin-sample");
+        assert!(cff::unload_plugin(&path).unwrap());
+        assert!(!cff::unload_plugin(&path).unwrap());
+    }
+}
+
+#[test]
 fn abi_version_matches_header_and_library() {
     let header = header();
     let line = header
