@@ -4,7 +4,9 @@
 
 #include "cff/augment.hpp"
 #include "cff/data.hpp"
+#include "cff/diagnostics.hpp"
 #include "cff/error.hpp"
+#include "cff/loader.hpp"
 #include "cff/losses.hpp"
 #include "cff/model.hpp"
 #include "cff/options.hpp"

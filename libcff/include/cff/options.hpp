@@ -44,6 +44,9 @@ struct ModelOptions {
   int64_t height = 28;       ///< H of the input images
   int64_t width = 28;        ///< W of the input images
   int64_t num_classes = 10;  ///< labels are 0 .. num_classes-1
+  /// Names of the classes, label order (optional; empty or num_classes entries). Saved in
+  /// checkpoints so that predictions can be printed by name; not part of the network's shape.
+  std::vector<std::string> class_names;
 };
 
 /// How the model is trained. Defaults are the paper's (ViT, Sec. 5) unless stated.

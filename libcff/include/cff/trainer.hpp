@@ -65,6 +65,8 @@ struct FitHooks {
   std::string checkpoint_path;             ///< if set, saved atomically after every epoch
   const std::atomic<bool>* stop = nullptr; ///< if set and true, fit() returns after the current batch
                                            ///< without saving a partial epoch
+  int64_t workers = 0;   ///< Loader threads decoding batches ahead of the step (0 = on the training thread)
+  int64_t prefetch = 4;  ///< batches decoded ahead at most (loader.hpp)
 };
 
 /// What fit() did.
@@ -121,10 +123,20 @@ class Trainer {
   /// Trains stage 1 then stage 2 on `train` (holding out config.train.val_fraction for
   /// validation and best-epoch selection), continuing where a loaded checkpoint stopped.
   FitResult fit(const Dataset& train, const FitHooks& hooks = {});
+  /// The same for data read image by image (an ImageFolder, a SubsetSource, ...): batches are
+  /// decoded by a Loader on hooks.workers threads while the previous batch trains; the shuffle,
+  /// split and results are those of fit(Dataset) on the same images. Normalisation statistics
+  /// come from a seeded sample of at most 10000 images unless the source is in memory.
+  FitResult fit(std::shared_ptr<const ImageSource> train, const FitHooks& hooks = {});
   /// Completed epochs and stage: stage 1 (encoder), 2 (head), 3 (finished).
   int64_t stage() const;
   int64_t epoch() const;
   const std::vector<EpochRecord>& history() const;
+
+  /// Every tensor of the trained model by name, in a fixed order: `encoder.<parameter or buffer>`
+  /// (model.hpp names, e.g. encoder.layers.0.fc.weight), `head.<...>` (head.fc.weight, ...), and
+  /// `input.mean` / `input.std` (per-channel normalisation of images scaled to [0,1]). CPU copies.
+  std::vector<std::pair<std::string, torch::Tensor>> named_tensors() const;
 
   // ---- checkpoints ------------------------------------------------------------------------------
   /// Writes config, weights, every optimizer's state, stage/epoch, RNG state, history and the

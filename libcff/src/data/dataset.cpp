@@ -30,16 +30,19 @@ Dataset Dataset::subset(const torch::Tensor& indices) const {
   return d;
 }
 
-std::pair<Dataset, Dataset> split(const Dataset& data, double fraction, uint64_t seed) {
+std::pair<std::vector<int64_t>, std::vector<int64_t>> split_indices(int64_t n, double fraction, uint64_t seed) {
   CFF_CHECK(fraction >= 0 && fraction < 1, "validation fraction must be in [0, 1), got ", fraction);
-  const int64_t n = data.size();
-  std::vector<int64_t> order(n);
+  std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 rng(seed);
   std::shuffle(order.begin(), order.end(), rng);
   const int64_t n_val = static_cast<int64_t>(fraction * double(n));
-  auto idx = torch::tensor(order, torch::kLong);
-  return {data.subset(idx.slice(0, n_val)), data.subset(idx.slice(0, 0, n_val))};
+  return {std::vector<int64_t>(order.begin() + n_val, order.end()), std::vector<int64_t>(order.begin(), order.begin() + n_val)};
+}
+
+std::pair<Dataset, Dataset> split(const Dataset& data, double fraction, uint64_t seed) {
+  const auto [tr, val] = split_indices(data.size(), fraction, seed);
+  return {data.subset(torch::tensor(tr, torch::kLong)), data.subset(torch::tensor(val, torch::kLong))};
 }
 
 }  // namespace cff

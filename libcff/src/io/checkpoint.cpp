@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cff/diagnostics.hpp"
 #include "cff/error.hpp"
 #include "../train/state.hpp"
 
@@ -75,27 +76,6 @@ std::vector<EpochRecord> parse_history(const std::string& text) {
   return out;
 }
 
-void write_atomically(const std::string& path, const std::string& bytes) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const fs::path tmp = target.parent_path() / (target.filename().string() + ".tmp." + std::to_string(::getpid()));
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  CFF_CHECK_CODE(f != nullptr, ErrorCode::kIo, path, ": cannot write (", std::strerror(errno), ")");
-  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 &&
-                  ::fsync(fileno(f)) == 0;
-  const int saved_errno = errno;
-  const bool closed = std::fclose(f) == 0;
-  if (!ok || !closed) {
-    std::remove(tmp.c_str());
-    detail::throw_error(ErrorCode::kIo, path, ": write failed (", std::strerror(saved_errno), ")");
-  }
-  if (std::rename(tmp.c_str(), target.c_str()) != 0) {
-    const int e = errno;
-    std::remove(tmp.c_str());
-    detail::throw_error(ErrorCode::kIo, path, ": cannot replace (", std::strerror(e), ")");
-  }
-}
-
 void write_tensors(torch::serialize::OutputArchive& archive, const std::vector<torch::Tensor>& tensors) {
   archive.write("count", c10::IValue(int64_t(tensors.size())));
   for (size_t i = 0; i < tensors.size(); ++i) archive.write(std::to_string(i), tensors[i]);
@@ -134,6 +114,27 @@ std::string read_value(torch::serialize::InputArchive& archive, const char* key)
 }
 }  // namespace
 
+void write_file_atomically(const std::string& path, const std::string& bytes) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path tmp = target.parent_path() / (target.filename().string() + ".tmp." + std::to_string(::getpid()));
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  CFF_CHECK_CODE(f != nullptr, ErrorCode::kIo, path, ": cannot write (", std::strerror(errno), ")");
+  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 &&
+                  ::fsync(fileno(f)) == 0;
+  const int saved_errno = errno;
+  const bool closed = std::fclose(f) == 0;
+  if (!ok || !closed) {
+    std::remove(tmp.c_str());
+    detail::throw_error(ErrorCode::kIo, path, ": write failed (", std::strerror(saved_errno), ")");
+  }
+  if (std::rename(tmp.c_str(), target.c_str()) != 0) {
+    const int e = errno;
+    std::remove(tmp.c_str());
+    detail::throw_error(ErrorCode::kIo, path, ": cannot replace (", std::strerror(e), ")");
+  }
+}
+
 void write_checkpoint(const Trainer::State& s, const std::string& path) {
   torch::serialize::OutputArchive archive;
   archive.write("config", c10::IValue(s.cfg.to_json()));
@@ -168,7 +169,7 @@ void write_checkpoint(const Trainer::State& s, const std::string& path) {
   put_le<uint64_t>(bytes, payload.size());
   put_le<uint32_t>(bytes, crc32_of(payload));
   bytes += payload;
-  write_atomically(path, bytes);
+  write_file_atomically(path, bytes);
 }
 
 std::unique_ptr<Trainer::State> read_checkpoint(const std::string& path, const std::string& device) {

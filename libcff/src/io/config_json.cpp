@@ -96,6 +96,8 @@ void Config::validate() const {
   CFF_CHECK(m.channels >= 1 && m.height >= 1 && m.width >= 1, "config: image shape must be positive, got ",
             m.channels, "x", m.height, "x", m.width);
   CFF_CHECK(m.num_classes >= 2, "config: num_classes must be >= 2, got ", m.num_classes);
+  CFF_CHECK(m.class_names.empty() || int64_t(m.class_names.size()) == m.num_classes, "config: ",
+            m.class_names.size(), " class names for ", m.num_classes, " classes");
   if (m.arch == Architecture::kVit) {
     CFF_CHECK(m.num_heads >= 1 && m.embed_dim % m.num_heads == 0, "config: embed_dim ", m.embed_dim,
               " is not divisible by num_heads ", m.num_heads);
@@ -145,6 +147,7 @@ std::string Config::to_json() const {
                 {"num_heads", m.num_heads},       {"patch_size", m.patch_size}, {"mlp_ratio", m.mlp_ratio},
                 {"pooling", name_of(m.pooling)},  {"channels", m.channels},     {"height", m.height},
                 {"width", m.width},               {"num_classes", m.num_classes}};
+  if (!m.class_names.empty()) j["model"]["class_names"] = m.class_names;  // absent when empty (and in older checkpoints)
   j["train"] = {{"algorithm", name_of(t.algorithm)},
                 {"loss", t.loss},
                 {"augment", t.augment},
@@ -181,7 +184,7 @@ Config Config::from_json(const std::string& text) {
   if (j.contains("model")) {
     const auto& m = j["model"];
     reject_unknown(m, "model", {"arch", "embed_dim", "num_layers", "num_heads", "patch_size", "mlp_ratio", "pooling",
-                                "channels", "height", "width", "num_classes"});
+                                "channels", "height", "width", "num_classes", "class_names"});
     read_enum(m, "model", "arch", c.model.arch);
     read(m, "model", "embed_dim", c.model.embed_dim);
     read(m, "model", "num_layers", c.model.num_layers);
@@ -193,6 +196,7 @@ Config Config::from_json(const std::string& text) {
     read(m, "model", "height", c.model.height);
     read(m, "model", "width", c.model.width);
     read(m, "model", "num_classes", c.model.num_classes);
+    read(m, "model", "class_names", c.model.class_names);
   }
   if (j.contains("train")) {
     const auto& t = j["train"];

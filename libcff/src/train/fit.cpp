@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "cff/error.hpp"
+#include "cff/loader.hpp"
 #include "state.hpp"
 
 namespace cff {
@@ -24,6 +25,21 @@ std::pair<std::vector<double>, std::vector<double>> channel_stats(const torch::T
   return {mean, std};
 }
 
+// The same for a source read image by image: over a seeded sample of at most 10000 images.
+std::pair<std::vector<double>, std::vector<double>> channel_stats(const ImageSource& source, uint64_t seed,
+                                                                  int64_t workers) {
+  if (const auto* t = dynamic_cast<const TensorSource*>(&source)) return channel_stats(t->dataset().images);
+  auto order = split_indices(source.size(), 0.0, mix_seed(seed, 3)).first;
+  order.resize(size_t(std::min<int64_t>(source.size(), 10000)));
+  std::sort(order.begin(), order.end());
+  Loader loader(std::shared_ptr<const ImageSource>(&source, [](const ImageSource*) {}),
+                LoaderOptions{1024, workers, 4, "", 0});
+  loader.start(order);
+  std::vector<torch::Tensor> parts;
+  for (LoaderBatch b; loader.next(b);) parts.push_back(b.images);
+  return channel_stats(torch::cat(parts));
+}
+
 double selection_criterion(const std::vector<double>& losses, int64_t stage, const Trainer::State& s) {
   if (stage == 2 || s.is_bp()) return losses.at(0);
   if (s.loss_inputs == LossInputs::kPositiveNegative && losses.size() > 1)
@@ -35,19 +51,31 @@ double selection_criterion(const std::vector<double>& losses, int64_t stage, con
 
 FitResult Trainer::State::fit(const Dataset& train, const FitHooks& hooks) {
   train.validate();
+  return fit(std::make_shared<TensorSource>(train), hooks);
+}
+
+FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, const FitHooks& hooks) {
+  CFF_CHECK(train != nullptr, "fit: no training data");
   const auto& m = cfg.model;
-  CFF_CHECK(train.images.size(1) == m.channels && train.images.size(2) == m.height && train.images.size(3) == m.width,
-            "fit: images are ", train.images.size(1), "x", train.images.size(2), "x", train.images.size(3),
-            ", the model takes ", m.channels, "x", m.height, "x", m.width);
-  CFF_CHECK(train.num_classes <= m.num_classes, "fit: the data has ", train.num_classes, " classes, the model ",
+  CFF_CHECK(train->channels == m.channels && train->height == m.height && train->width == m.width,
+            "fit: images are ", train->channels, "x", train->height, "x", train->width, ", the model takes ",
+            m.channels, "x", m.height, "x", m.width);
+  CFF_CHECK(train->num_classes <= m.num_classes, "fit: the data has ", train->num_classes, " classes, the model ",
             m.num_classes);
+  const int64_t workers = hooks.workers;
   if (stage == 1 && epoch == 0 && cfg.train.mean.empty()) {
-    auto [mu, sd] = channel_stats(train.images);
+    auto [mu, sd] = channel_stats(*train, cfg.train.seed, workers);
     set_normalization(mu, sd);
   }
-  const auto [tr, val] = split(train, cfg.train.val_fraction, cfg.train.seed);
-  CFF_CHECK(tr.size() >= 2, "fit: need at least 2 training images after the validation split");
+  const auto [tr_idx, val_idx] = split_indices(train->size(), cfg.train.val_fraction, cfg.train.seed);
+  const auto tr = std::make_shared<SubsetSource>(train, tr_idx);
+  const auto val = std::make_shared<SubsetSource>(train, val_idx);
+  CFF_CHECK(tr->size() >= 2, "fit: need at least 2 training images after the validation split");
   const int64_t bs = cfg.train.batch_size;
+  Loader tr_loader(tr, LoaderOptions{bs, workers, std::max<int64_t>(1, hooks.prefetch), "", 0});
+  Loader val_loader(val, LoaderOptions{bs, workers, std::max<int64_t>(1, hooks.prefetch), "", 0});
+  std::vector<int64_t> val_order(size_t(val->size()));
+  std::iota(val_order.begin(), val_order.end(), 0);
   FitResult result;
 
   while (stage <= 2) {
@@ -59,22 +87,23 @@ FitResult Trainer::State::fit(const Dataset& train, const FitHooks& hooks) {
     while (epoch < epochs) {
       const auto t0 = std::chrono::steady_clock::now();
       auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-      std::vector<int64_t> order(size_t(tr.size()));
+      std::vector<int64_t> order(size_t(tr->size()));
       std::iota(order.begin(), order.end(), 0);
       std::shuffle(order.begin(), order.end(), rng);
-      const auto order_t = torch::tensor(order, torch::kLong);
-      const int64_t batches = (tr.size() + bs - 1) / bs;
+      tr_loader.start(std::move(order));
+      const int64_t batches = tr_loader.batches();
 
       EpochRecord rec;
       rec.stage = stage;
       rec.epoch = epoch + 1;
       std::vector<double> sums;
       int64_t seen = 0;
-      for (int64_t b = 0; b < batches; ++b) {
-        const int64_t start = b * bs, len = std::min(bs, tr.size() - start);
+      LoaderBatch batch;
+      for (int64_t b = 0; tr_loader.next(batch); ++b) {
+        const int64_t len = batch.labels.size(0);
         if (len < 2) continue;  // a contrastive batch of one has no pairs
-        const auto idx = order_t.narrow(0, start, len);
-        const auto images = tr.images.index_select(0, idx), labels = tr.labels.index_select(0, idx);
+        const auto& images = batch.images;
+        const auto& labels = batch.labels;
         const auto losses = stage == 1 ? step(images, labels, true, true)
                                        : std::vector<double>{head_step(images, labels, true, true)};
         sums.resize(losses.size(), 0.0);
@@ -93,13 +122,15 @@ FitResult Trainer::State::fit(const Dataset& train, const FitHooks& hooks) {
       }
       for (double s : sums) rec.train_loss.push_back(s / double(std::max<int64_t>(seen, 1)));
 
-      if (val.size() >= 2) {
+      if (val->size() >= 2) {
         std::vector<double> vsums;
         int64_t vseen = 0;
-        for (int64_t start = 0; start < val.size(); start += bs) {
-          const int64_t len = std::min(bs, val.size() - start);
+        val_loader.start(val_order);
+        for (LoaderBatch vb; val_loader.next(vb);) {
+          const int64_t len = vb.labels.size(0);
           if (len < 2) continue;
-          const auto images = val.images.narrow(0, start, len), labels = val.labels.narrow(0, start, len);
+          const auto& images = vb.images;
+          const auto& labels = vb.labels;
           const auto losses = stage == 1 ? step(images, labels, false, true)
                                          : std::vector<double>{head_step(images, labels, false, false)};
           vsums.resize(losses.size(), 0.0);

@@ -50,6 +50,7 @@ struct Trainer::State {
   torch::Tensor embed(const torch::Tensor& images, int64_t layer);
   Evaluation evaluate(const Dataset& data, const std::vector<int64_t>& ks);
   FitResult fit(const Dataset& train, const FitHooks& hooks);
+  FitResult fit(const std::shared_ptr<const ImageSource>& train, const FitHooks& hooks);
 
   // Every tensor of the trainable state (encoder and head parameters and buffers), in a fixed order.
   std::vector<torch::Tensor> state_tensors() const;

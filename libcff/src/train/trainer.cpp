@@ -396,6 +396,26 @@ FitResult Trainer::fit(const Dataset& train, const FitHooks& hooks) {
   CFF_LOCKED;
   return s_->fit(train, hooks);
 }
+
+FitResult Trainer::fit(std::shared_ptr<const ImageSource> train, const FitHooks& hooks) {
+  CFF_LOCKED;
+  return s_->fit(train, hooks);
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> Trainer::named_tensors() const {
+  CFF_LOCKED;
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  auto add = [&](const std::string& prefix, const torch::OrderedDict<std::string, torch::Tensor>& dict) {
+    for (const auto& item : dict) out.emplace_back(prefix + item.key(), item.value().detach().to(torch::kCPU).clone());
+  };
+  add("encoder.", s_->net->named_parameters());
+  add("encoder.", s_->net->named_buffers());
+  add("head.", s_->head->named_parameters());
+  add("head.", s_->head->named_buffers());
+  out.emplace_back("input.mean", s_->mean.detach().to(torch::kCPU).flatten().clone());
+  out.emplace_back("input.std", (1.0 / s_->inv_std.detach().to(torch::kCPU)).flatten().clone());
+  return out;
+}
 void Trainer::save(const std::string& path) const {
   CFF_LOCKED;
   write_checkpoint(*s_, path);

@@ -1,0 +1,185 @@
+// Image folders: layout, class ids, decoding of each format, size/channel rules, bad inputs.
+#include "data_util.hpp"
+
+namespace cff::test {
+namespace {
+
+class ImageFolderTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  std::string root() const { return dir.file("images"); }
+};
+
+TEST_F(ImageFolderTest, SortedClassesLabelsAndExactPixels) {
+  write_folder(root(), {"zebra", "ant", "moth"}, 3, 6, 5);
+  ImageFolder f(root());
+  EXPECT_EQ(f.class_names, (std::vector<std::string>{"ant", "moth", "zebra"}));
+  EXPECT_EQ(f.num_classes, 3);
+  ASSERT_EQ(f.size(), 9);
+  EXPECT_EQ(f.channels, 1);
+  EXPECT_EQ(f.height, 6);
+  EXPECT_EQ(f.width, 5);
+  // Sorted order: ant/img0..2, moth/img0..2, zebra/img0..2; zebra was written as class 0.
+  EXPECT_EQ(f.label(0), 0);
+  EXPECT_EQ(f.label(8), 2);
+  EXPECT_NE(f.describe(8).find("zebra/img2.png"), std::string::npos);
+  std::vector<uint8_t> px(30);
+  ASSERT_TRUE(f.read(8, px.data()));
+  EXPECT_TRUE(torch::equal(torch::from_blob(px.data(), {1, 6, 5}, torch::kUInt8), pattern_chw(1, 6, 5, 2)));
+  ASSERT_TRUE(f.read(0, px.data()));  // ant/img0 was written with seed 1*100+0
+  EXPECT_TRUE(torch::equal(torch::from_blob(px.data(), {1, 6, 5}, torch::kUInt8), pattern_chw(1, 6, 5, 100)));
+}
+
+TEST_F(ImageFolderTest, EveryStbFormatDecodes) {
+  const auto px = pattern(3, 4, 6, 7);
+  const std::string d = root() + "/a/";
+  std::filesystem::create_directories(d);
+  ASSERT_TRUE(stbi_write_png((d + "x.png").c_str(), 6, 4, 3, px.data(), 18));
+  ASSERT_TRUE(stbi_write_bmp((d + "x.bmp").c_str(), 6, 4, 3, px.data()));
+  ASSERT_TRUE(stbi_write_tga((d + "x.tga").c_str(), 6, 4, 3, px.data()));
+  ASSERT_TRUE(stbi_write_jpg((d + "x.jpg").c_str(), 6, 4, 3, px.data(), 100));
+  // PNM (binary PPM) written byte by byte.
+  std::vector<uint8_t> ppm = {'P', '6', '\n', '6', ' ', '4', '\n', '2', '5', '5', '\n'};
+  ppm.insert(ppm.end(), px.begin(), px.end());
+  write_bytes(d + "x.ppm", ppm);
+  const auto expected = pattern_chw(3, 4, 6, 7);
+  for (const char* ext : {"png", "bmp", "tga", "ppm"})
+    EXPECT_TRUE(torch::equal(read_image(d + "x." + ext), expected)) << ext;
+  // JPEG is lossy: close, not equal.
+  const auto jpg = read_image(d + "x.jpg").to(torch::kFloat);
+  EXPECT_LT((jpg - expected.to(torch::kFloat)).abs().mean().item<double>(), 12.0);
+}
+
+TEST_F(ImageFolderTest, ChannelRules) {
+  write_png(root() + "/a/gray.png", 1, 4, 4, 1);
+  write_png(root() + "/b/rgba.png", 4, 4, 4, 2);
+  ImageFolder f(root());
+  EXPECT_EQ(f.channels, 3);  // not every image is gray -> RGB
+  std::vector<uint8_t> px(48);
+  ASSERT_TRUE(f.read(0, px.data()));  // gray repeated into R, G, B
+  const auto gray = pattern_chw(1, 4, 4, 1);
+  const auto rgb = torch::from_blob(px.data(), {3, 4, 4}, torch::kUInt8);
+  for (int k = 0; k < 3; ++k) EXPECT_TRUE(torch::equal(rgb[k], gray[0]));
+  ASSERT_TRUE(f.read(1, px.data()));  // RGBA: alpha dropped
+  EXPECT_TRUE(torch::equal(torch::from_blob(px.data(), {3, 4, 4}, torch::kUInt8), pattern_chw(4, 4, 4, 2).narrow(0, 0, 3)));
+  ImageFolderOptions gray_opts;
+  gray_opts.channels = 1;
+  ImageFolder g(root(), gray_opts);
+  EXPECT_EQ(g.channels, 1);
+  TempDir only_gray;
+  write_folder(only_gray.file("r"), {"a", "b"}, 1);
+  EXPECT_EQ(ImageFolder(only_gray.file("r")).channels, 1);
+}
+
+TEST_F(ImageFolderTest, CenterCropAndStretchRules) {
+  // A 4 x 8 image (h x w) whose left and right quarters are 0 and middle half is 200.
+  std::vector<uint8_t> px(32, 0);
+  for (int y = 0; y < 4; ++y)
+    for (int x = 2; x < 6; ++x) px[size_t(y * 8 + x)] = 200;
+  const std::string path = dir.file("wide.png");
+  ASSERT_TRUE(stbi_write_png(path.c_str(), 8, 4, 1, px.data(), 8));
+  // Crop to 4 x 4: scale 1, cut the centre 4 columns -> all 200.
+  const auto crop = read_image(path, 1, 4, 4, ResizeMode::kCrop);
+  EXPECT_EQ(crop.sizes(), (std::vector<int64_t>{1, 4, 4}));
+  EXPECT_EQ(crop.min().item<int>(), 200);
+  // Stretch to 4 x 4 keeps the dark sides.
+  const auto stretch = read_image(path, 1, 4, 4, ResizeMode::kStretch);
+  EXPECT_LT(stretch[0][0][0].item<int>(), 60);
+  EXPECT_GT(stretch[0][0][2].item<int>(), 150);
+  // Upscaling: 2 x 2 of a 4 x 8 image -> the centre, any value between
+  EXPECT_EQ(read_image(path, 1, 8, 8, ResizeMode::kCrop).sizes(), (std::vector<int64_t>{1, 8, 8}));
+  expect_error([&] { read_image(path, 1, 4, 4, ResizeMode::kNone); }, ErrorCode::kFormat, "image is 8x4, expected 4x4");
+}
+
+TEST_F(ImageFolderTest, TargetSizeFromOptionsResizesEveryImage) {
+  write_png(root() + "/a/big.png", 1, 12, 10, 1);
+  write_png(root() + "/b/small.png", 1, 6, 6, 2);
+  ImageFolderOptions o;
+  o.height = o.width = 8;
+  ImageFolder f(root(), o);
+  EXPECT_EQ(f.height, 8);
+  const auto d = to_dataset(f, 2);
+  EXPECT_EQ(d.images.sizes(), (std::vector<int64_t>{2, 1, 8, 8}));
+}
+
+TEST_F(ImageFolderTest, MismatchedSizesWithoutResizing) {
+  write_png(root() + "/a/1.png", 1, 8, 8, 1);
+  write_png(root() + "/b/2.png", 1, 9, 8, 2);
+  ImageFolderOptions o;
+  o.resize = ResizeMode::kNone;
+  expect_error([&] { ImageFolder f(root(), o); }, ErrorCode::kFormat, "mismatched sizes");
+  expect_error([&] { ImageFolder f(root(), o); }, ErrorCode::kFormat, "b/2.png: image is 8x9, expected 8x8");
+  EXPECT_NO_THROW(ImageFolder f(root()));  // the default crop rule resizes
+}
+
+TEST_F(ImageFolderTest, NonImageFileSkippedOrFatal) {
+  write_folder(root(), {"a", "b"}, 2);
+  write_bytes(root() + "/b/notes.txt", {'h', 'e', 'l', 'l', 'o'});
+  ImageFolderOptions o;
+  o.report_skipped = false;
+  ImageFolder f(root(), o);
+  EXPECT_EQ(f.size(), 4);
+  ASSERT_EQ(f.bad_files().size(), 1u);
+  EXPECT_NE(f.bad_files()[0].find("b/notes.txt: not an image"), std::string::npos) << f.bad_files()[0];
+  o.bad_files = BadFilePolicy::kFail;
+  expect_error([&] { ImageFolder g(root(), o); }, ErrorCode::kFormat, "notes.txt: not an image");
+}
+
+TEST_F(ImageFolderTest, TruncatedFileSkippedOrFatal) {
+  write_folder(root(), {"a", "b"}, 3, 16, 16);
+  // Keep the PNG header (so the scan accepts it) but cut the pixel data.
+  const std::string victim = root() + "/a/img1.png";
+  auto bytes = read_bytes(victim);
+  bytes.resize(bytes.size() / 2);
+  write_bytes(victim, bytes);
+  ImageFolderOptions o;
+  o.report_skipped = false;
+  auto f = std::make_shared<ImageFolder>(root(), o);
+  ASSERT_EQ(f->size(), 6);
+  const auto d = to_dataset(*f, 2);
+  EXPECT_EQ(d.size(), 5);
+  ASSERT_EQ(f->bad_files().size(), 1u);
+  EXPECT_NE(f->bad_files()[0].find("a/img1.png: cannot decode"), std::string::npos) << f->bad_files()[0];
+  o.bad_files = BadFilePolicy::kFail;
+  ImageFolder g(root(), o);
+  expect_error([&] { to_dataset(g, 2); }, ErrorCode::kFormat, "a/img1.png: cannot decode");
+}
+
+TEST_F(ImageFolderTest, StructuralErrors) {
+  expect_error([&] { ImageFolder f(dir.file("absent")); }, ErrorCode::kIo, "absent: no such folder");
+  write_folder(root(), {"only"}, 2);
+  expect_error([&] { ImageFolder f(root()); }, ErrorCode::kFormat, "only one class folder (only)");
+  std::filesystem::create_directories(root() + "/empty");
+  expect_error([&] { ImageFolder f(root()); }, ErrorCode::kFormat, "empty: empty class folder");
+  TempDir flat;
+  write_png(flat.file("r/x.png"), 1, 4, 4, 0);
+  expect_error([&] { ImageFolder f(flat.file("r")); }, ErrorCode::kFormat, "no class folders");
+}
+
+TEST_F(ImageFolderTest, ModelClassNamesFixTheLabels) {
+  write_folder(root(), {"b", "c"}, 1);
+  ImageFolderOptions o;
+  o.class_names = {"a", "b", "c"};
+  ImageFolder f(root(), o);
+  EXPECT_EQ(f.num_classes, 3);
+  EXPECT_EQ(f.label(0), 1);
+  EXPECT_EQ(f.label(1), 2);
+  o.class_names = {"a", "b"};
+  expect_error([&] { ImageFolder g(root(), o); }, ErrorCode::kFormat, "class 'c' is not one of the model's classes");
+}
+
+TEST_F(ImageFolderTest, TrainAndTestSubfolders) {
+  write_folder(root() + "/train", {"a", "b"}, 3);
+  write_folder(root() + "/val", {"a", "b"}, 1);
+  EXPECT_EQ(detect_format(root()), DataFormat::kImageFolder);
+  EXPECT_TRUE(has_test_part(root()));
+  EXPECT_EQ(open_data(root(), "train")->size(), 6);
+  EXPECT_EQ(open_data(root(), "test")->size(), 2);
+  TempDir flat;
+  write_folder(flat.file("r"), {"a", "b"}, 2);
+  EXPECT_FALSE(has_test_part(flat.file("r")));
+  EXPECT_EQ(open_data(flat.file("r"), "train")->size(), 4);
+}
+
+}  // namespace
+}  // namespace cff::test

@@ -1,0 +1,49 @@
+// cff eval MODEL DATA: top-1 / top-k accuracy on DATA's test part (or all of DATA without one).
+#include <cstdio>
+
+#include "common.hpp"
+
+namespace cff::tool {
+namespace {
+
+struct EvalArgs {
+  std::string model, data, topk = "1", ff, device, part;
+  bool json_out = false;
+  DataArgs data_args;
+};
+
+int run(const EvalArgs& a) {
+  auto trainer = Trainer::load(a.model, a.device);
+  if (!a.ff.empty()) trainer.set_ff_prediction(parse_ff_predict(a.ff));
+  const std::string part = a.part.empty() ? eval_part(a.data) : a.part;
+  const auto test = load_all(*open_part(a.data, part, a.data_args, &trainer.config()), a.data_args);
+  const auto e = trainer.evaluate(test, parse_ks(a.topk));
+  if (a.json_out) {
+    auto out = evaluation_json(e);
+    out["part"] = part;
+    std::printf("%s\n", out.dump().c_str());
+  } else {
+    for (const auto& [k, v] : e.topk)
+      std::printf("top-%lld accuracy: %.2f%% (%lld images)\n", (long long)k, 100 * v, (long long)e.count);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command add_eval(CLI::App& app) {
+  auto a = std::make_shared<EvalArgs>();
+  auto* cmd = app.add_subcommand("eval", "top-1 / top-k accuracy of MODEL on DATA (its test part if it has one)");
+  cmd->add_option("MODEL", a->model, "model file")->required();
+  cmd->add_option("DATA", a->data, "an image folder, an IDX folder or a CIFAR binary folder")->required();
+  cmd->add_option("--topk", a->topk, "comma-separated k values")->capture_default_str();
+  cmd->add_option("--part", a->part, "train or test (default: test if DATA has a test part, else all of DATA)");
+  cmd->add_option("--ff-predict", a->ff, "FF models: goodness or head");
+  cmd->add_option("--device", a->device, "override the saved device");
+  cmd->add_flag("--json", a->json_out, "one JSON object on stdout");
+  cmd->add_flag("--quiet,-q", a->data_args.quiet, "no messages on stderr");
+  a->data_args.add_to(cmd, false);
+  return {cmd, [a] { return run(*a); }};
+}
+
+}  // namespace cff::tool

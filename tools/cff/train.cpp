@@ -1,0 +1,244 @@
+// cff train DATA --out MODEL: build a model for DATA, train both stages (checkpoint after every
+// epoch), evaluate on DATA's test part, optionally write the report.
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common.hpp"
+
+namespace cff::tool {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr double kAutoMemoryBytes = 2.0 * (1 << 30);  // 2 GiB of decoded uint8 images
+
+struct TrainArgs {
+  std::string data, out, config_file, algo = "cff+m", arch = "mlp", loss, augment, device = "auto",
+                                      precision = "fp32", ff_predict = "goodness", topk = "1", report;
+  int64_t embed = 500, layers = 3, heads = 4, patch = 4, views = 2, batch = 512, epochs = 10, head_epochs = 10,
+          threads = 0, report_samples = 2000;
+  double lr = 0.004, head_lr = 0.0005, weight_decay = 0.01, val_fraction = 0.1, label_noise = 0.0, drop = 0.0;
+  uint64_t seed = 0;
+  bool resume = false, json_out = false, no_best = false, cls = false, stream = false;
+  DataArgs data_args;
+};
+
+Config build_config(const TrainArgs& a, const CLI::App& cmd, const ImageSource& data) {
+  Config c;
+  if (!a.config_file.empty()) {
+    std::ifstream in(a.config_file);
+    CFF_CHECK_CODE(in.good(), ErrorCode::kIo, a.config_file, ": cannot open");
+    std::stringstream text;
+    text << in.rdbuf();
+    c = Config::from_json(text.str());
+  }
+  auto given = [&](const char* name) { return cmd.count(name) > 0 || a.config_file.empty(); };
+  if (given("--algo")) {
+    const std::string& s = a.algo;
+    if (s == "cff+m" || s == "cff1") {
+      c.train.algorithm = Algorithm::kContrastive;
+      c.train.loss = "mcl";
+      if (s == "cff1") c.train.views = 1;
+    } else if (s == "cff") {
+      c.train.algorithm = Algorithm::kContrastive;
+      c.train.loss = "supcon";
+    } else if (s == "ff" || s == "symba") {
+      c.train.algorithm = Algorithm::kForwardForward;
+      c.train.loss = s;
+    } else if (s == "bp") {
+      c.train.algorithm = Algorithm::kBackprop;
+      c.train.loss = "";
+    } else {
+      CFF_CHECK(false, "--algo must be cff+m, cff, cff1, ff, symba or bp, got '", s, "'");
+    }
+  }
+  if (given("--arch")) {
+    CFF_CHECK(a.arch == "mlp" || a.arch == "vit", "--arch must be mlp or vit, got '", a.arch, "'");
+    c.model.arch = a.arch == "mlp" ? Architecture::kMlp : Architecture::kVit;
+  }
+  if (given("--embed")) c.model.embed_dim = a.embed;
+  if (given("--layers")) c.model.num_layers = a.layers;
+  if (given("--heads")) c.model.num_heads = a.heads;
+  if (given("--patch")) c.model.patch_size = a.patch;
+  if (a.cls) c.model.pooling = Pooling::kClassToken;
+  if (cmd.count("--loss")) c.train.loss = a.loss;
+  if (cmd.count("--augment")) c.train.augment = a.augment;
+  if (cmd.count("--views")) c.train.views = a.views;
+  if (given("--batch")) c.train.batch_size = a.batch;
+  if (given("--epochs")) c.train.epochs = a.epochs;
+  if (given("--head-epochs")) c.train.head_epochs = a.head_epochs;
+  if (given("--lr")) c.train.lr = a.lr;
+  if (given("--head-lr")) c.train.head_lr = a.head_lr;
+  if (given("--weight-decay")) c.train.weight_decay = a.weight_decay;
+  if (given("--val-fraction")) c.train.val_fraction = a.val_fraction;
+  if (a.no_best) c.train.select_best_epoch = false;
+  if (given("--ff-predict")) c.train.ff_prediction = parse_ff_predict(a.ff_predict);
+  if (given("--seed")) c.train.seed = a.seed;
+  if (given("--device")) c.train.device = a.device;
+  if (given("--precision")) {
+    CFF_CHECK(a.precision == "fp32" || a.precision == "bf16", "--precision must be fp32 or bf16");
+    c.train.precision = a.precision == "bf16" ? Precision::kBFloat16 : Precision::kFloat32;
+  }
+  if (given("--threads")) c.train.threads = a.threads;
+  c.model.channels = data.channels;
+  c.model.height = data.height;
+  c.model.width = data.width;
+  c.model.num_classes = data.num_classes;
+  c.model.class_names = data.class_names;
+  return c;
+}
+
+// Label noise and limited data (the paper's Table 4), seeded from the run's seed.
+std::shared_ptr<const ImageSource> apply_table4(std::shared_ptr<const ImageSource> src, const TrainArgs& a,
+                                                uint64_t seed) {
+  if (a.drop <= 0 && a.label_noise <= 0) return src;
+  const auto keep = limited_indices(src->size(), a.drop, mix_seed(seed, 101));
+  std::vector<int64_t> labels;
+  for (int64_t i : keep) labels.push_back(src->label(i));
+  labels = noisy_labels(labels, src->num_classes, a.label_noise, mix_seed(seed, 102));
+  return std::make_shared<SubsetSource>(src, keep, labels);
+}
+
+int run(const TrainArgs& a, const CLI::App& cmd) {
+  DataArgs da = a.data_args;
+  std::unique_ptr<Trainer> trainer;
+  std::shared_ptr<const ImageSource> source;
+  if (a.resume) {
+    CFF_CHECK_CODE(fs::exists(a.out), ErrorCode::kIo, a.out, ": nothing to resume (no such file)");
+    trainer = std::make_unique<Trainer>(Trainer::load(a.out));
+    source = open_part(a.data, "train", da, &trainer->config());
+  } else {
+    CFF_CHECK(a.label_noise >= 0 && a.label_noise <= 1, "--label-noise must be in [0, 1]");
+    CFF_CHECK(a.drop >= 0 && a.drop < 1, "--drop must be in [0, 1)");
+    source = open_part(a.data, "train", da, nullptr);
+    trainer = std::make_unique<Trainer>(build_config(a, cmd, *source));
+  }
+  const auto& c = trainer->config();
+  source = apply_table4(source, a, c.train.seed);
+  ProgressPrinter printer(da.quiet);
+  // Hold the decoded set in memory when asked, or by default when it is small: on a machine
+  // whose cores the training step already uses, decoding every epoch costs step time.
+  const double bytes = double(source->size()) * double(source->channels * source->height * source->width);
+  const bool in_memory = da.in_memory || (!a.stream && bytes <= kAutoMemoryBytes);
+  const auto files = source;  // keeps the list of skipped files
+  if (in_memory && !dynamic_cast<const TensorSource*>(source.get())) {
+    printer.note("decoding " + std::to_string(source->size()) + " images into memory");
+    source = std::make_shared<TensorSource>(load_all(*source, da));
+  }
+  if (!da.quiet)
+    std::fprintf(stderr, "cff %s: %s[%lld %lld] with %s (loss %s, augment %s) on %s (%s, %lld images %lldx%lldx%lld, "
+                 "%lld classes), device %s, %s\n",
+                 version(), to_string(c.model.arch).c_str(), (long long)c.model.embed_dim,
+                 (long long)c.model.num_layers, to_string(c.train.algorithm).c_str(),
+                 c.loss_spec().empty() ? "cross-entropy" : c.loss_spec().c_str(), c.augment_spec().c_str(),
+                 a.data.c_str(), to_string(detect_format(a.data)).c_str(), (long long)source->size(),
+                 (long long)source->channels, (long long)source->height, (long long)source->width,
+                 (long long)source->num_classes, trainer->device().str().c_str(),
+                 to_string(c.train.precision).c_str());
+
+  FitHooks hooks;
+  hooks.on_progress = [&](const Progress& p) { printer.batch(p); };
+  hooks.on_epoch = [&](const EpochRecord& r) { printer.epoch(r); };
+  hooks.checkpoint_path = a.out;
+  hooks.stop = &g_stop;
+  hooks.workers = da.workers;
+  hooks.prefetch = da.prefetch;
+  std::signal(SIGINT, on_sigint);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto result = trainer->fit(source, hooks);
+  std::signal(SIGINT, SIG_DFL);
+  if (result.stopped) {
+    printer.note("");
+    std::fprintf(stderr, "interrupted: %s holds the last completed epoch; continue with --resume\n", a.out.c_str());
+    return 130;
+  }
+  trainer->save(a.out);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!in_memory) report_skipped(*files, da.quiet);  // load_all() reported them already
+
+  json out = {{"model", a.out},
+              {"seconds", seconds},
+              {"best_epoch", result.best_epoch},
+              {"train_images", source->size()},
+              {"skipped_files", files->bad_files().size()}};
+  if (has_test_part(a.data)) {
+    const auto test = load_all(*open_part(a.data, "test", da, &c), da);
+    const auto e = trainer->evaluate(test, parse_ks(a.topk));
+    out["test"] = evaluation_json(e);
+    if (!a.json_out) {
+      std::printf("test top-1 accuracy: %.2f%% (%lld images)\n", 100 * e.top1(), (long long)e.count);
+      for (const auto& [k, v] : e.topk)
+        if (k != 1) std::printf("test top-%lld accuracy: %.2f%%\n", (long long)k, 100 * v);
+    }
+  }
+  if (!a.report.empty()) {
+    // Diagnostics on the validation split fit() held out (the same seeded split).
+    auto val = split_indices(source->size(), c.train.val_fraction, c.train.seed).second;
+    if (val.size() < 2) val = split_indices(source->size(), 0.0, c.train.seed).first;  // no split: all images
+    val.resize(std::min<size_t>(val.size(), size_t(std::max<int64_t>(2, a.report_samples))));
+    const auto data = load_all(SubsetSource(source, val), da);
+    DiagnosticsOptions opts;
+    opts.max_samples = a.report_samples;
+    const auto diag = diagnose(*trainer, data, opts);
+    write_report(a.report, diag, trainer->history(), c, "cff training report: " + fs::path(a.out).filename().string());
+    out["report"] = a.report;
+    if (!a.json_out) std::printf("report written to %s/report.html\n", a.report.c_str());
+  }
+  if (a.json_out) std::printf("%s\n", out.dump().c_str());
+  else std::printf("model saved to %s (%.0f s)\n", a.out.c_str(), seconds);
+  return 0;
+}
+
+}  // namespace
+
+Command add_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  auto* cmd = app.add_subcommand("train", "train a model on DATA and save it to --out");
+  cmd->add_option("DATA", a->data, "training data: an image folder (ROOT/<class>/<image>, optional train/ test/), "
+                                   "an IDX folder or a CIFAR binary folder")
+      ->required();
+  cmd->add_option("--out,-o", a->out, "model file to write (also the per-epoch checkpoint)")->required();
+  cmd->add_option("--config", a->config_file, "JSON config file (keys as in `cff info`); flags given override it");
+  cmd->add_option("--algo", a->algo, "cff+m, cff, cff1 (one-forward CFF+M), ff, symba or bp")->capture_default_str();
+  cmd->add_option("--arch", a->arch, "mlp or vit")->capture_default_str();
+  cmd->add_option("--embed,-E", a->embed, "E: layer width / token dimension")->capture_default_str();
+  cmd->add_option("--layers,-L", a->layers, "L: number of layers")->capture_default_str();
+  cmd->add_option("--heads,-H", a->heads, "H: attention heads (vit)")->capture_default_str();
+  cmd->add_option("--patch", a->patch, "patch size (vit)")->capture_default_str();
+  cmd->add_flag("--class-token", a->cls, "pool a class token instead of the token mean (vit)");
+  cmd->add_option("--loss", a->loss, "local loss spec, e.g. mcl:m0=0.4,mL=0.1,schedule=linear (default: by --algo)");
+  cmd->add_option("--augment", a->augment, "augmentation pipeline, e.g. crop:padding=4+hflip, or none");
+  cmd->add_option("--views", a->views, "CFF views: 2 (two-forward) or 1 (one-forward)")->capture_default_str();
+  cmd->add_option("--batch", a->batch, "batch size")->capture_default_str();
+  cmd->add_option("--epochs", a->epochs, "stage-1 epochs (bp: all)")->capture_default_str();
+  cmd->add_option("--head-epochs", a->head_epochs, "stage-2 (linear head) epochs")->capture_default_str();
+  cmd->add_option("--lr", a->lr, "stage-1 AdamW learning rate")->capture_default_str();
+  cmd->add_option("--head-lr", a->head_lr, "stage-2 AdamW learning rate")->capture_default_str();
+  cmd->add_option("--weight-decay", a->weight_decay, "stage-1 AdamW weight decay")->capture_default_str();
+  cmd->add_option("--val-fraction", a->val_fraction, "share held out for validation")->capture_default_str();
+  cmd->add_flag("--no-best-epoch", a->no_best, "keep the last epoch instead of the best validation epoch");
+  cmd->add_option("--ff-predict", a->ff_predict, "FF prediction: goodness (every label) or head (one pass)")
+      ->capture_default_str();
+  cmd->add_option("--seed", a->seed, "random seed")->capture_default_str();
+  cmd->add_option("--device", a->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
+  cmd->add_option("--precision", a->precision, "fp32 or bf16")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "CPU threads for training (0 = all cores)")->capture_default_str();
+  cmd->add_option("--label-noise", a->label_noise, "share of training labels replaced by a random wrong class")
+      ->capture_default_str();
+  cmd->add_option("--drop", a->drop, "share of training images left out (limited data)")->capture_default_str();
+  cmd->add_option("--topk", a->topk, "test accuracies to report, e.g. 1,5")->capture_default_str();
+  cmd->add_option("--report", a->report, "write layer diagnostics and plots (CSV + report.html) into this folder");
+  cmd->add_option("--report-samples", a->report_samples, "validation images used by --report")->capture_default_str();
+  cmd->add_flag("--resume", a->resume, "continue the run saved in --out");
+  cmd->add_flag("--json", a->json_out, "print the result as one JSON object on stdout");
+  cmd->add_flag("--quiet,-q", a->data_args.quiet, "no progress on stderr");
+  a->data_args.add_to(cmd, true);
+  cmd->add_flag("--stream", a->stream,
+                "decode image folders every epoch on --workers threads even when the set would fit in memory "
+                "(default: hold it in memory up to 2 GiB decoded)");
+  return {cmd, [a, cmd] { return run(*a, *cmd); }};
+}
+
+}  // namespace cff::tool
