@@ -303,25 +303,23 @@ func bool32(b bool) C.int32_t {
 // Step is one local update of every layer on a labelled batch (stage 1); it returns the
 // per-layer losses.
 func (m *Model) Step(b *Batch) ([]float64, error) {
-	s, im, lb, err := b.cargs(true)
-	if err != nil {
-		return nil, err
-	}
-	losses, err := m.lossBuffer()
-	if err != nil {
-		return nil, err
-	}
-	var n C.int64_t
-	err = m.done(C.cffgo_step(m.raw, s, im, lb, (*C.double)(&losses[0]), C.int64_t(len(losses)), &n))
-	runtime.KeepAlive(b)
-	if err != nil {
-		return nil, err
-	}
-	return losses[:n], nil
+	return m.perLayer(b, func(s *C.cffgo_shape, im unsafe.Pointer, lb *C.int64_t, out *C.double, size C.int64_t,
+		n *C.int64_t) *C.cff_status {
+		return C.cffgo_step(m.raw, s, im, lb, out, size, n)
+	})
 }
 
 // LayerLosses are the per-layer local losses without any update.
 func (m *Model) LayerLosses(b *Batch, augment bool) ([]float64, error) {
+	return m.perLayer(b, func(s *C.cffgo_shape, im unsafe.Pointer, lb *C.int64_t, out *C.double, size C.int64_t,
+		n *C.int64_t) *C.cff_status {
+		return C.cffgo_layer_losses(m.raw, s, im, lb, bool32(augment), out, size, n)
+	})
+}
+
+// perLayer passes batch b and a buffer of one loss per layer to a C call that fills it.
+func (m *Model) perLayer(b *Batch, call func(*C.cffgo_shape, unsafe.Pointer, *C.int64_t, *C.double, C.int64_t,
+	*C.int64_t) *C.cff_status) ([]float64, error) {
 	s, im, lb, err := b.cargs(true)
 	if err != nil {
 		return nil, err
@@ -331,8 +329,7 @@ func (m *Model) LayerLosses(b *Batch, augment bool) ([]float64, error) {
 		return nil, err
 	}
 	var n C.int64_t
-	err = m.done(C.cffgo_layer_losses(m.raw, s, im, lb, bool32(augment), (*C.double)(&losses[0]),
-		C.int64_t(len(losses)), &n))
+	err = m.done(call(s, im, lb, (*C.double)(&losses[0]), C.int64_t(len(losses)), &n))
 	runtime.KeepAlive(b)
 	if err != nil {
 		return nil, err

@@ -177,7 +177,9 @@ typedef struct cff_batch {
 
 /* ---- Runtime --------------------------------------------------------------------------------- */
 
-/** Sets the number of CPU threads used by LibTorch and OpenBLAS (0 = every available core).
+/** Sets the number of CPU threads used by LibTorch (0 = every available core); OpenBLAS gets its
+ *  default for that count (1 for a pthreads OpenBLAS next to a multi-threaded LibTorch, whose
+ *  pools contend; else the same; "blas_threads" in a JSON config overrides it).
  *  Process-wide: affects every model. Errors: INVALID_ARGUMENT for n < 0. Thread-safe, but
  *  changing it while another thread trains changes that thread's speed, not its results. */
 CFF_API cff_status* cff_set_threads(int64_t threads);

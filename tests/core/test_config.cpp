@@ -19,6 +19,7 @@ TEST_F(ConfigTest, BadConfigsGiveClearErrors) {
   expect_bad([](Config& c) { c.train.views = 3; }, "views must be 1 or 2");
   expect_bad([](Config& c) { c.train.batch_size = 1; }, "batch_size must be >= 2");
   expect_bad([](Config& c) { c.train.val_fraction = 1.0; }, "val_fraction");
+  expect_bad([](Config& c) { c.train.blas_threads = -1; }, "blas_threads must be >= 0");
   expect_bad([](Config& c) { c.train.device = "tpu"; }, "unknown device 'tpu'");
   expect_bad([](Config& c) { c.train.loss = "ff"; }, "needs positive/negative passes");
   expect_bad([](Config& c) {
@@ -34,7 +35,11 @@ TEST_F(ConfigTest, JsonRoundTripAndStrictParsing) {
   c.train.mean = {0.25};
   c.train.std = {0.5};
   c.model.pooling = Pooling::kClassToken;
+  c.train.lr_schedule = LrSchedule::kConstant;
+  c.train.blas_threads = 3;
   const Config back = Config::from_json(c.to_json());
+  EXPECT_EQ(Config().schedule(), LrSchedule::kCosine);  // auto: CFF+M decays
+  EXPECT_EQ(back.schedule(), LrSchedule::kConstant);
   EXPECT_EQ(back.to_json(), c.to_json());
   EXPECT_EQ(Config::from_json("{}").to_json(), Config().to_json());
   test::expect_error([] { Config::from_json("{\"model\": {\"layers\": 3}}"); }, ErrorCode::kInvalidArgument,
@@ -43,6 +48,8 @@ TEST_F(ConfigTest, JsonRoundTripAndStrictParsing) {
                      "train.lr has the wrong type");
   test::expect_error([] { Config::from_json("{\"model\": {\"arch\": \"cnn\"}}"); }, ErrorCode::kInvalidArgument,
                      "model.arch must be one of mlp, vit");
+  test::expect_error([] { Config::from_json("{\"train\": {\"lr_schedule\": \"step\"}}"); },
+                     ErrorCode::kInvalidArgument, "train.lr_schedule must be one of auto, constant, cosine");
   test::expect_error([] { Config::from_json("{"); }, ErrorCode::kInvalidArgument, "not valid JSON");
 }
 

@@ -67,6 +67,22 @@ TEST_F(TrainerTest, VitCffMarginalAndBf16Train) {
   EXPECT_GT(fit_and_score(b), 0.85);
 }
 
+TEST_F(TrainerTest, EveryAlgorithmTrainsInBf16OnTheMlp) {
+  for (const auto& [algo, loss] : {std::pair{Algorithm::kContrastive, "mcl"}, std::pair{Algorithm::kForwardForward, "ff"},
+                                   std::pair{Algorithm::kBackprop, ""}}) {
+    Config c = test::tiny_mlp();
+    c.train.algorithm = algo;
+    c.train.loss = loss;
+    c.train.precision = Precision::kBFloat16;
+    c.train.epochs = 1;
+    c.train.head_epochs = 1;
+    Trainer t(c);
+    t.fit(train);
+    const auto scores = t.predict(test_set.images).scores;
+    EXPECT_TRUE(torch::isfinite(scores).all().item<bool>()) << loss;
+  }
+}
+
 TEST_F(TrainerTest, SameSeedSameResultOtherSeedOtherResult) {
   Config c = test::tiny_vit();
   c.train.epochs = 1;
@@ -82,6 +98,38 @@ TEST_F(TrainerTest, SameSeedSameResultOtherSeedOtherResult) {
   EXPECT_EQ(a.first, b.first);
   EXPECT_TRUE(torch::equal(a.second, b.second));
   EXPECT_NE(a.first, d.first);
+}
+
+TEST_F(TrainerTest, CosineScheduleStartsAtTheConfiguredLrThenDecays) {
+  auto run = [&](LrSchedule schedule, int64_t batch) {
+    Config c = test::tiny_mlp();
+    c.train.epochs = 1;
+    c.train.head_epochs = 1;
+    c.train.batch_size = batch;
+    c.train.lr_schedule = schedule;
+    Trainer t(c);
+    t.fit(train);
+    return t.predict(test_set.images).scores;
+  };
+  // One batch per stage: the cosine's first step is the configured lr, so both schedules agree.
+  const int64_t whole = train.images.size(0);
+  EXPECT_TRUE(torch::equal(run(LrSchedule::kCosine, whole), run(LrSchedule::kConstant, whole)));
+  // Several batches: later steps run at a lower lr, and the model differs.
+  EXPECT_FALSE(torch::equal(run(LrSchedule::kCosine, 64), run(LrSchedule::kConstant, 64)));
+}
+
+TEST_F(TrainerTest, ThreadSettingsReachOpenBlas) {
+  if (blas_threads() == 0) GTEST_SKIP() << "LibTorch does not use OpenBLAS here";
+  set_threads(2, 1);
+  EXPECT_EQ(blas_threads(), 1);
+  set_threads(1, 2);
+  EXPECT_EQ(blas_threads(), 2);
+  set_threads(1, 0);  // the default follows a single LibTorch thread
+  EXPECT_EQ(blas_threads(), 1);
+  set_threads(2, 0);  // 1 next to a multi-threaded LibTorch (pthreads OpenBLAS), else 2
+  EXPECT_TRUE(blas_threads() == 1 || blas_threads() == 2) << blas_threads();
+  test::expect_error([] { set_threads(1, -1); }, ErrorCode::kInvalidArgument, "blas threads must be >= 0");
+  set_threads(1, 1);
 }
 
 TEST_F(TrainerTest, StepByStepApiMatchesItsContract) {

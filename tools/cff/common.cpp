@@ -30,6 +30,18 @@ void DataArgs::add_to(CLI::App* cmd, bool loader) {
   }
 }
 
+void ModelDataArgs::add_to(CLI::App* cmd) {
+  cmd->add_option("MODEL", model, "model file")->required();
+  cmd->add_option("DATA", data, "an image folder, an IDX folder or a CIFAR binary folder")->required();
+  cmd->add_option("--part", part, "train or test (default: test if DATA has a test part, else all of DATA)");
+  cmd->add_option("--device", device, "override the saved device");
+  cmd->add_flag("--json", json_out, "one JSON object on stdout");
+  cmd->add_flag("--quiet,-q", data_args.quiet, "no messages on stderr");
+  data_args.add_to(cmd, false);
+}
+
+std::string ModelDataArgs::chosen_part() const { return part.empty() ? eval_part(data) : part; }
+
 ImageFolderOptions DataArgs::folder_options(const Config* model) const {
   ImageFolderOptions o;
   o.channels = channels;

@@ -57,6 +57,18 @@ struct DataArgs {
   ImageFolderOptions folder_options(const Config* model) const;
 };
 
+/// The arguments of a subcommand that runs a saved model on data (eval, inspect): MODEL DATA
+/// [--part] [--device] [--json] [--quiet] and the DataArgs options.
+struct ModelDataArgs {
+  std::string model, data, part, device;
+  bool json_out = false;
+  DataArgs data_args;
+
+  void add_to(CLI::App* cmd);
+  /// --part, or by default the test part when DATA has one, else all of DATA.
+  std::string chosen_part() const;
+};
+
 /// Opens `part` of DATA; for a model, image folders follow its channels, size and class names.
 std::shared_ptr<ImageSource> open_part(const std::string& data, const std::string& part, const DataArgs& args,
                                        const Config* model);

@@ -6,16 +6,14 @@
 namespace cff::tool {
 namespace {
 
-struct EvalArgs {
-  std::string model, data, topk = "1", ff, device, part;
-  bool json_out = false;
-  DataArgs data_args;
+struct EvalArgs : ModelDataArgs {
+  std::string topk = "1", ff;
 };
 
 int run(const EvalArgs& a) {
   auto trainer = Trainer::load(a.model, a.device);
   if (!a.ff.empty()) trainer.set_ff_prediction(parse_ff_predict(a.ff));
-  const std::string part = a.part.empty() ? eval_part(a.data) : a.part;
+  const std::string part = a.chosen_part();
   const auto test = load_all(*open_part(a.data, part, a.data_args, &trainer.config()), a.data_args);
   const auto e = trainer.evaluate(test, parse_ks(a.topk));
   if (a.json_out) {
@@ -34,15 +32,9 @@ int run(const EvalArgs& a) {
 Command add_eval(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   auto* cmd = app.add_subcommand("eval", "top-1 / top-k accuracy of MODEL on DATA (its test part if it has one)");
-  cmd->add_option("MODEL", a->model, "model file")->required();
-  cmd->add_option("DATA", a->data, "an image folder, an IDX folder or a CIFAR binary folder")->required();
+  a->add_to(cmd);
   cmd->add_option("--topk", a->topk, "comma-separated k values")->capture_default_str();
-  cmd->add_option("--part", a->part, "train or test (default: test if DATA has a test part, else all of DATA)");
   cmd->add_option("--ff-predict", a->ff, "FF models: goodness or head");
-  cmd->add_option("--device", a->device, "override the saved device");
-  cmd->add_flag("--json", a->json_out, "one JSON object on stdout");
-  cmd->add_flag("--quiet,-q", a->data_args.quiet, "no messages on stderr");
-  a->data_args.add_to(cmd, false);
   return {cmd, [a] { return run(*a); }};
 }
 

@@ -8,18 +8,16 @@
 namespace cff::tool {
 namespace {
 
-struct InspectArgs {
-  std::string model, data, device, report, part;
+struct InspectArgs : ModelDataArgs {
+  std::string report;
   int64_t samples = 2000;
   double ridge = 1e-3;
-  bool json_out = false;
-  DataArgs data_args;
 };
 
 int run(const InspectArgs& a) {
   auto trainer = Trainer::load(a.model, a.device);
   const auto& c = trainer.config();
-  const std::string part = a.part.empty() ? eval_part(a.data) : a.part;
+  const std::string part = a.chosen_part();
   auto source = open_part(a.data, part, a.data_args, &c);
   // A seeded sample of the part, so that every class appears when the data is sorted by class.
   auto order = split_indices(source->size(), 0.0, c.train.seed).first;
@@ -62,16 +60,10 @@ int run(const InspectArgs& a) {
 Command add_inspect(CLI::App& app) {
   auto a = std::make_shared<InspectArgs>();
   auto* cmd = app.add_subcommand("inspect", "per-layer diagnostics of MODEL on DATA (and --report DIR)");
-  cmd->add_option("MODEL", a->model, "model file")->required();
-  cmd->add_option("DATA", a->data, "an image folder, an IDX folder or a CIFAR binary folder")->required();
-  cmd->add_option("--part", a->part, "train or test (default: test if DATA has a test part, else all of DATA)");
+  a->add_to(cmd);
   cmd->add_option("--samples", a->samples, "images used (a seeded sample)")->capture_default_str();
   cmd->add_option("--ridge", a->ridge, "ridge on S_W, relative to tr(S_W)/D")->capture_default_str();
   cmd->add_option("--report", a->report, "write CSV files and report.html into this folder");
-  cmd->add_option("--device", a->device, "override the saved device");
-  cmd->add_flag("--json", a->json_out, "one JSON object on stdout");
-  cmd->add_flag("--quiet,-q", a->data_args.quiet, "no messages on stderr");
-  a->data_args.add_to(cmd, false);
   return {cmd, [a] { return run(*a); }};
 }
 

@@ -16,9 +16,9 @@ constexpr double kAutoMemoryBytes = 2.0 * (1 << 30);  // 2 GiB of decoded uint8 
 
 struct TrainArgs {
   std::string data, out, config_file, algo = "cff+m", arch = "mlp", loss, augment, device = "auto",
-                                      precision = "fp32", ff_predict = "goodness", topk = "1", report;
+                                      precision = "fp32", ff_predict = "goodness", lr_schedule = "auto", topk = "1", report;
   int64_t embed = 500, layers = 3, heads = 4, patch = 4, views = 2, batch = 512, epochs = 10, head_epochs = 10,
-          threads = 0, report_samples = 2000;
+          threads = 0, blas_threads = 0, report_samples = 2000;
   double lr = 0.004, head_lr = 0.0005, weight_decay = 0.01, val_fraction = 0.1, label_noise = 0.0, drop = 0.0;
   uint64_t seed = 0;
   bool resume = false, json_out = false, no_best = false, cls = false, stream = false;
@@ -71,6 +71,12 @@ Config build_config(const TrainArgs& a, const CLI::App& cmd, const ImageSource& 
   if (given("--head-epochs")) c.train.head_epochs = a.head_epochs;
   if (given("--lr")) c.train.lr = a.lr;
   if (given("--head-lr")) c.train.head_lr = a.head_lr;
+  if (given("--lr-schedule")) {
+    const std::string& s = a.lr_schedule;
+    CFF_CHECK(s == "auto" || s == "cosine" || s == "constant", "--lr-schedule must be auto, cosine or constant, got '",
+              s, "'");
+    c.train.lr_schedule = s == "auto" ? LrSchedule::kAuto : s == "cosine" ? LrSchedule::kCosine : LrSchedule::kConstant;
+  }
   if (given("--weight-decay")) c.train.weight_decay = a.weight_decay;
   if (given("--val-fraction")) c.train.val_fraction = a.val_fraction;
   if (a.no_best) c.train.select_best_epoch = false;
@@ -82,6 +88,7 @@ Config build_config(const TrainArgs& a, const CLI::App& cmd, const ImageSource& 
     c.train.precision = a.precision == "bf16" ? Precision::kBFloat16 : Precision::kFloat32;
   }
   if (given("--threads")) c.train.threads = a.threads;
+  if (given("--blas-threads")) c.train.blas_threads = a.blas_threads;
   c.model.channels = data.channels;
   c.model.height = data.height;
   c.model.width = data.width;
@@ -129,14 +136,14 @@ int run(const TrainArgs& a, const CLI::App& cmd) {
   }
   if (!da.quiet)
     std::fprintf(stderr, "cff %s: %s[%lld %lld] with %s (loss %s, augment %s) on %s (%s, %lld images %lldx%lldx%lld, "
-                 "%lld classes), device %s, %s\n",
+                 "%lld classes), device %s, %s, threads %d (OpenBLAS %lld)\n",
                  version(), to_string(c.model.arch).c_str(), (long long)c.model.embed_dim,
                  (long long)c.model.num_layers, to_string(c.train.algorithm).c_str(),
                  c.loss_spec().empty() ? "cross-entropy" : c.loss_spec().c_str(), c.augment_spec().c_str(),
                  a.data.c_str(), to_string(detect_format(a.data)).c_str(), (long long)source->size(),
                  (long long)source->channels, (long long)source->height, (long long)source->width,
                  (long long)source->num_classes, trainer->device().str().c_str(),
-                 to_string(c.train.precision).c_str());
+                 to_string(c.train.precision).c_str(), torch::get_num_threads(), (long long)blas_threads());
 
   FitHooks hooks;
   hooks.on_progress = [&](const Progress& p) { printer.batch(p); };
@@ -162,6 +169,8 @@ int run(const TrainArgs& a, const CLI::App& cmd) {
               {"seconds", seconds},
               {"best_epoch", result.best_epoch},
               {"train_images", source->size()},
+              {"threads", torch::get_num_threads()},
+              {"blas_threads", blas_threads()},
               {"skipped_files", files->bad_files().size()}};
   if (has_test_part(a.data)) {
     const auto test = load_all(*open_part(a.data, "test", da, &c), da);
@@ -216,6 +225,8 @@ Command add_train(CLI::App& app) {
   cmd->add_option("--head-epochs", a->head_epochs, "stage-2 (linear head) epochs")->capture_default_str();
   cmd->add_option("--lr", a->lr, "stage-1 AdamW learning rate")->capture_default_str();
   cmd->add_option("--head-lr", a->head_lr, "stage-2 AdamW learning rate")->capture_default_str();
+  cmd->add_option("--lr-schedule", a->lr_schedule, "both stages: cosine (decay to 0), constant, or auto (ff/symba constant, others cosine)")
+      ->capture_default_str();
   cmd->add_option("--weight-decay", a->weight_decay, "stage-1 AdamW weight decay")->capture_default_str();
   cmd->add_option("--val-fraction", a->val_fraction, "share held out for validation")->capture_default_str();
   cmd->add_flag("--no-best-epoch", a->no_best, "keep the last epoch instead of the best validation epoch");
@@ -225,6 +236,8 @@ Command add_train(CLI::App& app) {
   cmd->add_option("--device", a->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
   cmd->add_option("--precision", a->precision, "fp32 or bf16")->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads for training (0 = all cores)")->capture_default_str();
+  cmd->add_option("--blas-threads", a->blas_threads, "OpenBLAS threads (0 = 1 next to a multi-threaded LibTorch for a pthreads OpenBLAS, else --threads)")
+      ->capture_default_str();
   cmd->add_option("--label-noise", a->label_noise, "share of training labels replaced by a random wrong class")
       ->capture_default_str();
   cmd->add_option("--drop", a->drop, "share of training images left out (limited data)")->capture_default_str();

@@ -100,7 +100,8 @@ class NetworkImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Network);
 
-/// Stage-2 classifier: LayerNorm + Linear (ViT) or Linear (MLP). Parameters: norm (optional), fc.
+/// Stage-2 classifier: LayerNorm + Linear (the Trainer always asks for the norm; the paper puts it
+/// on the ViT only). Parameters: norm (when layer_norm), fc.
 class HeadImpl : public torch::nn::Module {
  public:
   HeadImpl(int64_t in_features, int64_t num_classes, bool layer_norm);

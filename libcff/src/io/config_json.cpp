@@ -35,6 +35,12 @@ struct EnumNames<FFPrediction> {
                                                                {FFPrediction::kHead, "head"}};
 };
 
+template <>
+struct EnumNames<LrSchedule> {
+  static constexpr std::pair<LrSchedule, const char*> v[] = {
+      {LrSchedule::kAuto, "auto"}, {LrSchedule::kConstant, "constant"}, {LrSchedule::kCosine, "cosine"}};
+};
+
 template <typename E>
 std::string name_of(E value) {
   for (const auto& [v, n] : EnumNames<E>::v)
@@ -86,6 +92,7 @@ std::string to_string(Architecture v) { return name_of(v); }
 std::string to_string(Algorithm v) { return name_of(v); }
 std::string to_string(Precision v) { return name_of(v); }
 std::string to_string(Pooling v) { return name_of(v); }
+std::string to_string(LrSchedule v) { return name_of(v); }
 std::string to_string(FFPrediction v) { return name_of(v); }
 
 void Config::validate() const {
@@ -118,6 +125,7 @@ void Config::validate() const {
   CFF_CHECK(t.epochs >= 0 && t.head_epochs >= 0, "config: epochs must be >= 0");
   CFF_CHECK(t.val_fraction >= 0 && t.val_fraction < 1, "config: val_fraction must be in [0, 1), got ", t.val_fraction);
   CFF_CHECK(t.threads >= 0, "config: threads must be >= 0, got ", t.threads);
+  CFF_CHECK(t.blas_threads >= 0, "config: blas_threads must be >= 0, got ", t.blas_threads);
   CFF_CHECK(t.mean.size() == t.std.size(), "config: mean and std must have the same length");
   CFF_CHECK(t.mean.empty() || int64_t(t.mean.size()) == m.channels, "config: mean/std need one value per channel (",
             m.channels, ")");
@@ -132,6 +140,11 @@ std::string Config::loss_spec() const {
     case Algorithm::kBackprop: return "";
   }
   return "";
+}
+
+LrSchedule Config::schedule() const {
+  if (train.lr_schedule != LrSchedule::kAuto) return train.lr_schedule;
+  return train.algorithm == Algorithm::kForwardForward ? LrSchedule::kConstant : LrSchedule::kCosine;
 }
 
 std::string Config::augment_spec() const {
@@ -156,6 +169,7 @@ std::string Config::to_json() const {
                 {"weight_decay", t.weight_decay},
                 {"head_lr", t.head_lr},
                 {"head_weight_decay", t.head_weight_decay},
+                {"lr_schedule", name_of(t.lr_schedule)},
                 {"batch_size", t.batch_size},
                 {"epochs", t.epochs},
                 {"head_epochs", t.head_epochs},
@@ -167,6 +181,7 @@ std::string Config::to_json() const {
                 {"precision", name_of(t.precision)},
                 {"tf32", t.tf32},
                 {"threads", t.threads},
+                {"blas_threads", t.blas_threads},
                 {"mean", t.mean},
                 {"std", t.std}};
   return j.dump(2);
@@ -201,9 +216,9 @@ Config Config::from_json(const std::string& text) {
   if (j.contains("train")) {
     const auto& t = j["train"];
     reject_unknown(t, "train", {"algorithm", "loss", "augment", "views", "lr", "weight_decay", "head_lr",
-                                "head_weight_decay", "batch_size", "epochs", "head_epochs", "val_fraction",
+                                "head_weight_decay", "lr_schedule", "batch_size", "epochs", "head_epochs", "val_fraction",
                                 "select_best_epoch", "ff_prediction", "seed", "device", "precision", "tf32", "threads",
-                                "mean", "std"});
+                                "blas_threads", "mean", "std"});
     read_enum(t, "train", "algorithm", c.train.algorithm);
     read(t, "train", "loss", c.train.loss);
     read(t, "train", "augment", c.train.augment);
@@ -212,6 +227,7 @@ Config Config::from_json(const std::string& text) {
     read(t, "train", "weight_decay", c.train.weight_decay);
     read(t, "train", "head_lr", c.train.head_lr);
     read(t, "train", "head_weight_decay", c.train.head_weight_decay);
+    read_enum(t, "train", "lr_schedule", c.train.lr_schedule);
     read(t, "train", "batch_size", c.train.batch_size);
     read(t, "train", "epochs", c.train.epochs);
     read(t, "train", "head_epochs", c.train.head_epochs);
@@ -223,6 +239,7 @@ Config Config::from_json(const std::string& text) {
     read_enum(t, "train", "precision", c.train.precision);
     read(t, "train", "tf32", c.train.tf32);
     read(t, "train", "threads", c.train.threads);
+    read(t, "train", "blas_threads", c.train.blas_threads);
     read(t, "train", "mean", c.train.mean);
     read(t, "train", "std", c.train.std);
   }

@@ -185,6 +185,10 @@ HeadImpl::HeadImpl(int64_t in_features, int64_t num_classes, bool layer_norm) {
   fc = register_module("fc", torch::nn::Linear(in_features, num_classes));
 }
 
-torch::Tensor HeadImpl::forward(const torch::Tensor& z) { return fc->forward(norm ? norm->forward(z) : z); }
+torch::Tensor HeadImpl::forward(const torch::Tensor& z) {
+  // The norm runs in float32 (its parameters' type) whatever autocast made of z: an MLP's
+  // features are bf16 under bf16 autocast; a ViT's residual stream is already float32.
+  return fc->forward(norm ? norm->forward(z.to(torch::kFloat)) : z);
+}
 
 }  // namespace cff

@@ -3,6 +3,7 @@
 // a checkpoint after every epoch so that a run can be resumed exactly.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <numeric>
 
 #include "cff/error.hpp"
@@ -102,6 +103,8 @@ FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, c
       for (int64_t b = 0; tr_loader.next(batch); ++b) {
         const int64_t len = batch.labels.size(0);
         if (len < 2) continue;  // a contrastive batch of one has no pairs
+        if (cfg.schedule() == LrSchedule::kCosine)  // step by step, from lr down to 0
+          set_lr_scale(0.5 * (1.0 + std::cos(M_PI * double(epoch * batches + b) / double(epochs * batches))));
         const auto& images = batch.images;
         const auto& labels = batch.labels;
         const auto losses = stage == 1 ? step(images, labels, true, true)
@@ -115,6 +118,7 @@ FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, c
           hooks.on_progress(p);
         }
         if (hooks.stop && hooks.stop->load()) {
+          set_lr_scale(1.0);
           result.stopped = true;
           result.history = history;
           return result;
@@ -152,7 +156,8 @@ FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, c
       if (!hooks.checkpoint_path.empty()) write_checkpoint(*this, hooks.checkpoint_path);
       if (hooks.on_epoch) hooks.on_epoch(rec);
     }
-    // End of the stage: keep the selected epoch, then move on.
+    // End of the stage: keep the selected epoch and the configured lr, then move on.
+    set_lr_scale(1.0);
     if (cfg.train.select_best_epoch && !best_snapshot.empty()) restore(best_snapshot);
     best_snapshot.clear();
     best_val = std::numeric_limits<double>::infinity();

@@ -36,6 +36,9 @@ struct Trainer::State {
   std::vector<torch::Tensor> best_snapshot;  // clone of the state selected so far in this stage
 
   bool is_bp() const { return cfg.train.algorithm == Algorithm::kBackprop; }
+  /// Sets the learning rate of the optimizers fit() is training in the current stage to
+  /// `factor` x the configured one (the others to the configured one).
+  void set_lr_scale(double factor);
   void set_normalization(const std::vector<double>& mean, const std::vector<double>& std);
 
   // The unlocked implementations behind Trainer's public methods.
