@@ -22,8 +22,8 @@ cff::Config make_config(bool vit, bool bf16, int64_t batch) {
 }
 
 // args: {vit, bf16, batch, threads, blas}: LibTorch intra-op threads and OpenBLAS's own threads
-// (TrainOptions::threads / blas_threads; 0 / 0 = the library's defaults: every core, and the
-// faster of 1 and every core for OpenBLAS). The counter `blas` reports what OpenBLAS ran with.
+// (TrainOptions::threads / blas_threads; 0 / 0 = the library's defaults: every core, and for a
+// pthreads OpenBLAS 1 thread). The counter `blas` reports what OpenBLAS ran with.
 void BM_Stage1Step(benchmark::State& state) {
   auto c = make_config(state.range(0) != 0, state.range(1) != 0, state.range(2));
   c.train.threads = state.range(3);

@@ -68,8 +68,8 @@ TEST_F(TrainerTest, VitCffMarginalAndBf16Train) {
 }
 
 TEST_F(TrainerTest, EveryAlgorithmTrainsInBf16OnTheMlp) {
-  for (const auto& [algo, loss] : {std::pair{Algorithm::kContrastive, "mcl"}, std::pair{Algorithm::kForwardForward, "ff"},
-                                   std::pair{Algorithm::kBackprop, ""}}) {
+  for (const auto& [algo, loss] : {std::pair{Algorithm::kContrastive, "mcl"},
+                                   std::pair{Algorithm::kForwardForward, "ff"}, std::pair{Algorithm::kBackprop, ""}}) {
     Config c = test::tiny_mlp();
     c.train.algorithm = algo;
     c.train.loss = loss;

@@ -16,7 +16,8 @@ constexpr double kAutoMemoryBytes = 2.0 * (1 << 30);  // 2 GiB of decoded uint8 
 
 struct TrainArgs {
   std::string data, out, config_file, algo = "cff+m", arch = "mlp", loss, augment, device = "auto",
-                                      precision = "fp32", ff_predict = "goodness", lr_schedule = "auto", topk = "1", report;
+                                      precision = "fp32", ff_predict = "goodness", lr_schedule = "auto", topk = "1",
+                                      report;
   int64_t embed = 500, layers = 3, heads = 4, patch = 4, views = 2, batch = 512, epochs = 10, head_epochs = 10,
           threads = 0, blas_threads = 0, report_samples = 2000;
   double lr = 0.004, head_lr = 0.0005, weight_decay = 0.01, val_fraction = 0.1, label_noise = 0.0, drop = 0.0;
@@ -225,7 +226,8 @@ Command add_train(CLI::App& app) {
   cmd->add_option("--head-epochs", a->head_epochs, "stage-2 (linear head) epochs")->capture_default_str();
   cmd->add_option("--lr", a->lr, "stage-1 AdamW learning rate")->capture_default_str();
   cmd->add_option("--head-lr", a->head_lr, "stage-2 AdamW learning rate")->capture_default_str();
-  cmd->add_option("--lr-schedule", a->lr_schedule, "both stages: cosine (decay to 0), constant, or auto (ff/symba constant, others cosine)")
+  cmd->add_option("--lr-schedule", a->lr_schedule,
+                  "both stages: cosine (decay to 0), constant, or auto (ff/symba constant, others cosine)")
       ->capture_default_str();
   cmd->add_option("--weight-decay", a->weight_decay, "stage-1 AdamW weight decay")->capture_default_str();
   cmd->add_option("--val-fraction", a->val_fraction, "share held out for validation")->capture_default_str();
@@ -236,7 +238,8 @@ Command add_train(CLI::App& app) {
   cmd->add_option("--device", a->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
   cmd->add_option("--precision", a->precision, "fp32 or bf16")->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads for training (0 = all cores)")->capture_default_str();
-  cmd->add_option("--blas-threads", a->blas_threads, "OpenBLAS threads (0 = 1 next to a multi-threaded LibTorch for a pthreads OpenBLAS, else --threads)")
+  cmd->add_option("--blas-threads", a->blas_threads,
+                  "OpenBLAS threads (0 = 1 next to a multi-threaded LibTorch for a pthreads OpenBLAS, else --threads)")
       ->capture_default_str();
   cmd->add_option("--label-noise", a->label_noise, "share of training labels replaced by a random wrong class")
       ->capture_default_str();

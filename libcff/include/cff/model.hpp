@@ -100,11 +100,11 @@ class NetworkImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Network);
 
-/// Stage-2 classifier: LayerNorm + Linear (the Trainer always asks for the norm; the paper puts it
-/// on the ViT only). Parameters: norm (when layer_norm), fc.
+/// Stage-2 classifier: LayerNorm + Linear, for every model (the paper puts the norm on the ViT
+/// only). Parameters: norm, fc.
 class HeadImpl : public torch::nn::Module {
  public:
-  HeadImpl(int64_t in_features, int64_t num_classes, bool layer_norm);
+  HeadImpl(int64_t in_features, int64_t num_classes);
   torch::Tensor forward(const torch::Tensor& z);
   torch::nn::LayerNorm norm{nullptr};
   torch::nn::Linear fc{nullptr};

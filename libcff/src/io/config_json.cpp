@@ -216,9 +216,9 @@ Config Config::from_json(const std::string& text) {
   if (j.contains("train")) {
     const auto& t = j["train"];
     reject_unknown(t, "train", {"algorithm", "loss", "augment", "views", "lr", "weight_decay", "head_lr",
-                                "head_weight_decay", "lr_schedule", "batch_size", "epochs", "head_epochs", "val_fraction",
-                                "select_best_epoch", "ff_prediction", "seed", "device", "precision", "tf32", "threads",
-                                "blas_threads", "mean", "std"});
+                                "head_weight_decay", "lr_schedule", "batch_size", "epochs", "head_epochs",
+                                "val_fraction", "select_best_epoch", "ff_prediction", "seed", "device", "precision",
+                                "tf32", "threads", "blas_threads", "mean", "std"});
     read_enum(t, "train", "algorithm", c.train.algorithm);
     read(t, "train", "loss", c.train.loss);
     read(t, "train", "augment", c.train.augment);

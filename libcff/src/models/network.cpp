@@ -180,15 +180,15 @@ void NetworkImpl::reset_parameters(uint64_t seed) {
 
 // ---- head ---------------------------------------------------------------------------------------
 
-HeadImpl::HeadImpl(int64_t in_features, int64_t num_classes, bool layer_norm) {
-  if (layer_norm) norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({in_features})));
+HeadImpl::HeadImpl(int64_t in_features, int64_t num_classes) {
+  norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({in_features})));
   fc = register_module("fc", torch::nn::Linear(in_features, num_classes));
 }
 
 torch::Tensor HeadImpl::forward(const torch::Tensor& z) {
   // The norm runs in float32 (its parameters' type) whatever autocast made of z: an MLP's
   // features are bf16 under bf16 autocast; a ViT's residual stream is already float32.
-  return fc->forward(norm ? norm->forward(z.to(torch::kFloat)) : z);
+  return fc->forward(norm->forward(z.to(torch::kFloat)));
 }
 
 }  // namespace cff

@@ -78,6 +78,7 @@ FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, c
   std::vector<int64_t> val_order(size_t(val->size()));
   std::iota(val_order.begin(), val_order.end(), 0);
   FitResult result;
+  const bool cosine = cfg.schedule() == LrSchedule::kCosine;
 
   while (stage <= 2) {
     if (stage == 2 && is_bp()) {
@@ -103,7 +104,7 @@ FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, c
       for (int64_t b = 0; tr_loader.next(batch); ++b) {
         const int64_t len = batch.labels.size(0);
         if (len < 2) continue;  // a contrastive batch of one has no pairs
-        if (cfg.schedule() == LrSchedule::kCosine)  // step by step, from lr down to 0
+        if (cosine)  // step by step, from lr down to 0
           set_lr_scale(0.5 * (1.0 + std::cos(M_PI * double(epoch * batches + b) / double(epochs * batches))));
         const auto& images = batch.images;
         const auto& labels = batch.labels;

@@ -34,7 +34,7 @@ Trainer::State::State(const Config& config) : cfg(config) {
   const int64_t head_in = ff ? m.embed_dim * std::max<int64_t>(1, m.num_layers - 1) : m.embed_dim;
   // LayerNorm + Linear for every model: the paper's ViT head; for the MLP it normalises the
   // ReLU features' varying scale before the linear probe (measured +0.25 points on Fashion-MNIST).
-  head = Head(head_in, m.num_classes, /*layer_norm=*/true);
+  head = Head(head_in, m.num_classes);
   {
     // The head is initialised from its own stream of the seed, independent of the encoder's size.
     torch::NoGradGuard no_grad;
@@ -76,12 +76,9 @@ void Trainer::State::set_lr_scale(double factor) {
   auto set = [](torch::optim::Optimizer& opt, double lr) {
     for (auto& group : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
   };
-  const bool stage1 = stage == 1;
-  for (auto& opt : layer_opt) set(*opt, cfg.train.lr * (stage1 ? factor : 1.0));
-  if (is_bp())
-    set(*head_opt, cfg.train.lr * (stage1 ? factor : 1.0));
-  else
-    set(*head_opt, cfg.train.head_lr * (stage == 2 ? factor : 1.0));
+  const double stage1 = stage == 1 ? factor : 1.0, stage2 = stage == 2 ? factor : 1.0;
+  for (auto& opt : layer_opt) set(*opt, cfg.train.lr * stage1);
+  set(*head_opt, is_bp() ? cfg.train.lr * stage1 : cfg.train.head_lr * stage2);  // BP: the whole net, stage 1
 }
 
 void Trainer::State::set_normalization(const std::vector<double>& m, const std::vector<double>& s) {
