@@ -2,6 +2,7 @@
 /// @file runtime.hpp
 /// Device, precision and thread selection shared by the trainer and the tools.
 
+#include <optional>
 #include <string>
 
 #include <torch/torch.h>
@@ -33,6 +34,11 @@ int64_t available_cores();
 /// per process (a Trainer calls it; 3.6x faster bf16 steps measured). Set the environment variable
 /// CFF_KEEP_MALLOC to leave the host's malloc settings untouched.
 void tune_allocator();
+
+/// The dtype autocast casts matmuls to on `device`'s type in this thread, or nullopt when
+/// autocast is off there. Lets code that runs under AutocastGuard with autocast excluded (the fused
+/// contrastive loss) pick the same precision for its own products.
+std::optional<torch::ScalarType> autocast_dtype(const torch::Device& device);
 
 /// Enables autocast for `precision` on `device` for its lifetime (no-op for float32); restores
 /// the previous state on destruction. Thread-local, like LibTorch's autocast.

@@ -92,6 +92,21 @@ void tune_allocator() {
   });
 }
 
+std::optional<torch::ScalarType> autocast_dtype(const torch::Device& device) {
+#ifdef CFF_AUTOCAST_DEVICE_TYPED
+  const auto type = device.is_cuda() ? at::kCUDA : at::kCPU;
+  if (!at::autocast::is_autocast_enabled(type)) return std::nullopt;
+  return at::autocast::get_autocast_dtype(type);
+#else
+  if (device.is_cuda()) {
+    if (!at::autocast::is_enabled()) return std::nullopt;
+    return at::autocast::get_autocast_gpu_dtype();
+  }
+  if (!at::autocast::is_cpu_enabled()) return std::nullopt;
+  return at::autocast::get_autocast_cpu_dtype();
+#endif
+}
+
 AutocastGuard::AutocastGuard(const torch::Device& device, Precision precision) {
   if (precision != Precision::kBFloat16) return;
   active_ = true;
