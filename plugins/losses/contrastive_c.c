@@ -74,7 +74,7 @@ static int32_t forward(void* instance, const cff_plugin_loss_batch* b, cff_plugi
   int64_t i, j, k;
   int32_t status = 0;
   double total = 0.0;
-  float* u = (float*)malloc(sizeof(float) * (size_t)(m * d));
+  float* u = (float*)calloc((size_t)(m * d), sizeof(float));
   float* norm = (float*)malloc(sizeof(float) * (size_t)m);
   float* lse = (float*)malloc(sizeof(float) * (size_t)m);
   float* s = (float*)malloc(sizeof(float) * (size_t)(m * m)); /* logits, then softmax, then dL/dl */
