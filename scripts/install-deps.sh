@@ -16,6 +16,7 @@ packages=(
   dataset-fashion-mnist   # real data for the main job and examples
   python3-numpy golang-go # bindings
   python3-setuptools python3-pip # pip install --no-build-isolation bindings/python
+  python3-torch           # PyTorch 1.13: the side-by-side benchmark (tests/bench/compare_pytorch.py)
 )
 
 missing=()

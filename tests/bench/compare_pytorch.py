@@ -178,6 +178,15 @@ def _timed(fn):
 
 # ---- the driver --------------------------------------------------------------------------------
 
+def cpu_has_bf16():
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
 def run_json(cmd, env_extra, timeout=900):
     env = dict(os.environ, **env_extra)
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
@@ -203,11 +212,17 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--only", default=",".join(CONFIGS))
+    ap.add_argument("--only", default="", help="configurations to run (default: all; bf16 ones only on a CPU "
+                    "with AMX-BF16 or AVX512-BF16, where bf16 is not emulated)")
     ap.add_argument("--json", help="also write the results to this file")
     ap.add_argument("--worker", choices=["pytorch", "gemm-fp32", "gemm-bf16"], help=argparse.SUPPRESS)
     a = ap.parse_args()
     names = [n for n in a.only.split(",") if n]
+    if not names and not a.worker:
+        names = [n for n in CONFIGS if CONFIGS[n][1] == "fp32" or cpu_has_bf16()]
+        if len(names) < len(CONFIGS):
+            print("bf16 configurations skipped: this CPU has neither AMX-BF16 nor AVX512-BF16, so bf16 products "
+                  "are emulated (name them with --only to run them anyway)")
 
     if a.worker == "pytorch":
         import torch
@@ -230,7 +245,7 @@ def main():
     print(f"machine: {cores} cores, load average {load:.2f} at start", flush=True)
 
     ceiling = {}
-    for prec in ("fp32", "bf16"):
+    for prec in sorted({CONFIGS[n][1] for n in names}, reverse=True):
         best = 0.0
         for t, b in settings:
             r = run_json([PYTHON, __file__, "--worker", f"gemm-{prec}"],
@@ -246,7 +261,7 @@ def main():
         for side in ("pytorch", "libcff"):  # probe every thread setting briefly, keep the fastest
             probe = {}
             for s in settings:
-                cmd, env = side_cmd(side, a.build, name, s, 3, 1)
+                cmd, env = side_cmd(side, a.build, name, s, min(3, a.steps), min(1, a.warmup))
                 probe[s] = statistics.median(run_json(cmd, env)["times_ms"])
             best[side] = min(probe, key=probe.get)
             print(f"{name} {side}: probe " + ", ".join(f"{t}/{b}: {ms:.1f} ms" for (t, b), ms in probe.items()),
@@ -279,7 +294,7 @@ def main():
     for r in results:
         print(f"| {r['config']} | {r['pytorch']['median_ms']:.1f} ms | {r['libcff']['median_ms']:.1f} ms | "
               f"{r['ratio']:.2f}x | {r['libcff']['gflops']:.0f} ({100 * r['libcff']['ceiling_share']:.0f}%) |")
-    print(f"GEMM ceiling: fp32 {ceiling['fp32']:.0f}, bf16 {ceiling['bf16']:.0f} GFLOP/s; "
+    print("GEMM ceiling: " + ", ".join(f"{p} {v:.0f}" for p, v in ceiling.items()) + " GFLOP/s; "
           f"load average {load:.2f} at start, {os.getloadavg()[0]:.2f} at the end")
     if a.json:
         with open(a.json, "w") as f:
