@@ -12,8 +12,6 @@
 // process's peak resident memory during the timed part (VmHWM after resetting it, minus the
 // resident memory before it) next to the resident memory before it. With --warmup 0 the peak is
 // that of the first iterations in a fresh process (later ones reuse the heap glibc keeps).
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -50,7 +48,7 @@ std::string get(const std::map<std::string, std::string>& a, const std::string& 
 }
 
 template <typename Fn>
-void run(const std::map<std::string, std::string>& args, const std::string& extra, Fn&& once) {
+void run(const std::map<std::string, std::string>& args, Fn&& once) {
   const int steps = std::stoi(get(args, "steps", "10")), warmup = std::stoi(get(args, "warmup", "2"));
   for (int i = 0; i < warmup; ++i) once();
   const int64_t before = status_kib("VmRSS");
@@ -62,9 +60,9 @@ void run(const std::map<std::string, std::string>& args, const std::string& extr
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   const int64_t peak = status_kib("VmHWM");
-  std::printf("{%s\"rss_before_mib\": %.1f, \"peak_mib\": %.1f, \"peak_extra_mib\": %.1f, \"torch_threads\": %d, "
+  std::printf("{\"rss_before_mib\": %.1f, \"peak_mib\": %.1f, \"peak_extra_mib\": %.1f, \"torch_threads\": %d, "
               "\"blas_threads\": %lld, \"times_ms\": [",
-              extra.c_str(), before / 1024.0, peak / 1024.0, (peak - before) / 1024.0, torch::get_num_threads(),
+              before / 1024.0, peak / 1024.0, (peak - before) / 1024.0, torch::get_num_threads(),
               static_cast<long long>(cff::blas_threads()));
   for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.3f", i ? ", " : "", ms[i]);
   std::printf("]}\n");
@@ -89,7 +87,7 @@ int step(const std::map<std::string, std::string>& args) {
   cff::Trainer trainer(c);
   const auto images = torch::randint(0, 256, {batch, 1, 28, 28}, torch::kUInt8);
   const auto labels = torch::randint(0, 10, {batch}, torch::kLong);
-  run(args, "", [&] { trainer.step(images, labels); });
+  run(args, [&] { trainer.step(images, labels); });
   return 0;
 }
 
@@ -103,7 +101,7 @@ int loss(const std::map<std::string, std::string>& args) {
   const auto labels = torch::randint(0, 10, {rows / 2}, torch::kLong);
   const int64_t block = impl == "tiled" ? std::stoll(get(args, "block", "256")) : impl == "fused" ? rows : 0;
   cff::SupervisedContrastiveLoss fused(0.15, 0.25, block);
-  run(args, "", [&] {
+  run(args, [&] {
     auto value = impl == "autograd" ? cff::test::autograd_supcon(views, labels, 0.15, 0.25)
                                     : fused.forward({views, labels});
     value.backward();

@@ -67,7 +67,7 @@ LossAndGradient contrastive_loss(const torch::Tensor& features, const torch::Ten
   auto [sorted_labels, order] = labels.sort(/*stable=*/true, 0, false);
   const auto runs = label_runs(sorted_labels);
   const auto zs = z.index_select(0, order);
-  const auto zp = product_dtype && *product_dtype != zs.scalar_type() ? zs.to(*product_dtype) : zs;
+  const auto zp = zs.to(product_dtype.value_or(zs.scalar_type()));  // no copy when the dtype is the same
   const auto opts = f.options();
   const double inv_tau = 1.0 / tau, inv_m = 1.0 / double(m);
 
@@ -110,10 +110,9 @@ LossAndGradient contrastive_loss(const torch::Tensor& features, const torch::Ten
     }
     g.diagonal(r0).zero_();
     if (whole) {
-      const auto sym = g + g.t();
-      dzs = torch::mm(product_dtype ? sym.to(zp.scalar_type()) : sym, zp).to(f.scalar_type()).mul_(inv_tau);
+      dzs = torch::mm((g + g.t()).to(zp.scalar_type()), zp).to(f.scalar_type()).mul_(inv_tau);
     } else {
-      const auto gp = zp.scalar_type() == g.scalar_type() ? g : g.to(zp.scalar_type());
+      const auto gp = g.to(zp.scalar_type());
       add_product(dzs.narrow(0, r0, b), gp, zp, inv_tau);             // G_rows Z
       add_product(dzs, gp.t(), zp.narrow(0, r0, b), inv_tau);         // G_rows^T Z_rows
     }
