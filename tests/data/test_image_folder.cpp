@@ -1,4 +1,6 @@
 // Image folders: layout, class ids, decoding of each format, size/channel rules, bad inputs.
+#include <sys/stat.h>
+
 #include "data_util.hpp"
 
 namespace cff::test {
@@ -179,6 +181,92 @@ TEST_F(ImageFolderTest, TrainAndTestSubfolders) {
   write_folder(flat.file("r"), {"a", "b"}, 2);
   EXPECT_FALSE(has_test_part(flat.file("r")));
   EXPECT_EQ(open_data(flat.file("r"), "train")->size(), 4);
+}
+
+// ---- hostile folders ------------------------------------------------------------------------------
+
+// A valid 8x8 PNG whose IHDR then declares `w` x `h` (stb_image does not check chunk CRCs).
+std::vector<uint8_t> png_declaring(const std::string& path, uint32_t w, uint32_t h) {
+  write_png(path, 1, 8, 8, 1);
+  auto bytes = read_bytes(path);
+  for (int i = 0; i < 4; ++i) {
+    bytes[size_t(16 + i)] = uint8_t(w >> (24 - 8 * i));
+    bytes[size_t(20 + i)] = uint8_t(h >> (24 - 8 * i));
+  }
+  write_bytes(path, bytes);
+  return bytes;
+}
+
+TEST_F(ImageFolderTest, DeclaredPixelsAreCheckedBeforeDecoding) {
+  const auto bytes = png_declaring(dir.file("huge.png"), 46000, 46000);
+  expect_error([&] { read_image(dir.file("huge.png")); }, ErrorCode::kFormat,
+               "huge.png: image too large (46000x46000, limit 67108864 pixels; --max-image-pixels)");
+  expect_error([&] { decode_image("mem", bytes.data(), bytes.size()); }, ErrorCode::kFormat, "mem: image too large");
+  // In a folder the scan skips it (with the reason) or, under kFail, refuses it.
+  write_folder(root(), {"a", "b"}, 2);
+  png_declaring(root() + "/a/huge.png", 46000, 46000);
+  ImageFolderOptions quiet;
+  quiet.report_skipped = false;
+  ImageFolder f(root(), quiet);
+  EXPECT_EQ(f.size(), 4);
+  ASSERT_EQ(f.bad_files().size(), 1u);
+  EXPECT_NE(f.bad_files()[0].find("image too large (46000x46000"), std::string::npos) << f.bad_files()[0];
+  ImageFolderOptions fail;
+  fail.bad_files = BadFilePolicy::kFail;
+  expect_error([&] { ImageFolder(root(), fail); }, ErrorCode::kFormat, "huge.png: image too large");
+  // A target size above the limit is refused too.
+  ImageFolderOptions big;
+  big.height = big.width = 10000;
+  expect_error([&] { read_image(root() + "/a/img0.png", 1, 10000, 10000); }, ErrorCode::kFormat, "target size");
+  expect_error([&] { ImageFolder(root(), big); }, ErrorCode::kInvalidArgument, "target size 10000x10000 is above");
+}
+
+TEST_F(ImageFolderTest, LinksFifosAndDevicesAreSkippedWithTheirPath) {
+  namespace fs = std::filesystem;
+  write_folder(root(), {"a", "b"}, 2);
+  fs::create_symlink("loop", root() + "/a/loop");                 // a symlink loop
+  fs::create_symlink("absent.png", root() + "/a/dangling.png");   // a dangling link
+  fs::create_directory_symlink("..", root() + "/b/up");           // a folder link (a loop if followed)
+  ASSERT_EQ(::mkfifo((root() + "/b/fifo.png").c_str(), 0600), 0);
+  fs::create_symlink("/dev/zero", root() + "/b/zero.png");        // a device
+  ImageFolderOptions o;
+  o.report_skipped = false;
+  ImageFolder f(root(), o);
+  EXPECT_EQ(f.size(), 4);
+  const auto bad = f.bad_files();
+  ASSERT_EQ(bad.size(), 5u) << ::testing::PrintToString(bad);
+  auto has = [&](const std::string& part) {
+    for (const auto& b : bad)
+      if (b.find(part) != std::string::npos) return true;
+    return false;
+  };
+  EXPECT_TRUE(has("a/loop: dangling or looping symbolic link"));
+  EXPECT_TRUE(has("a/dangling.png: dangling or looping symbolic link"));
+  EXPECT_TRUE(has("b/up: symbolic link to a folder (not followed)"));
+  EXPECT_TRUE(has("b/fifo.png: a FIFO, not an image file"));
+  EXPECT_TRUE(has("b/zero.png: a device, not an image file"));
+  o.bad_files = BadFilePolicy::kFail;
+  expect_error([&] { ImageFolder(root(), o); }, ErrorCode::kIo, "a/dangling.png: dangling or looping symbolic link");
+}
+
+TEST_F(ImageFolderTest, UnreadableSubfoldersAreSkipped) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads every folder";
+  write_folder(root(), {"a", "b"}, 2);
+  write_png(root() + "/a/locked/x.png", 1, 8, 8, 3);
+  std::filesystem::permissions(root() + "/a/locked", std::filesystem::perms::none);
+  ImageFolderOptions o;
+  o.report_skipped = false;
+  ImageFolder f(root(), o);
+  std::filesystem::permissions(root() + "/a/locked", std::filesystem::perms::owner_all);
+  EXPECT_EQ(f.size(), 4);
+  ASSERT_EQ(f.bad_files().size(), 1u);
+  EXPECT_NE(f.bad_files()[0].find("a/locked: unreadable folder"), std::string::npos) << f.bad_files()[0];
+}
+
+TEST_F(ImageFolderTest, NonUtf8ClassNamesAreRefusedAtScanTime) {
+  write_folder(root(), {"a", std::string("caf\xe9")}, 2);
+  expect_error([&] { ImageFolder(root()); }, ErrorCode::kFormat,
+               "caf\\xe9: class folder name is not valid UTF-8");
 }
 
 }  // namespace

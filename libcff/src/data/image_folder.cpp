@@ -12,22 +12,19 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <system_error>
+
+#include <unistd.h>
 
 #include "cff/data.hpp"
 #include "cff/error.hpp"
+#include "cff/limits.hpp"
+#include "../io/files.hpp"
 #include "parallel.hpp"
 
 namespace cff {
 namespace fs = std::filesystem;
 namespace {
-
-std::vector<uint8_t> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  CFF_CHECK_CODE(in.good(), ErrorCode::kIo, path, ": cannot open (", std::strerror(errno), ")");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  CFF_CHECK_CODE(!in.bad(), ErrorCode::kIo, path, ": read error");
-  return bytes;
-}
 
 const char* stb_reason() {
   const char* r = stbi_failure_reason();
@@ -39,24 +36,37 @@ struct StbImage {
   ~StbImage() { stbi_image_free(pixels); }
 };
 
-// Decodes `path` to `channels` (0 = the file's own, 2 -> 1 and 4 -> 3 folded as in the header
-// comment) and `height` x `width` (0 = the file's own) into `out` (C x H x W). Returns C, H, W.
-std::array<int64_t, 3> decode(const std::string& path, int64_t channels, int64_t height, int64_t width,
-                              ResizeMode resize, std::vector<uint8_t>* out_vec, uint8_t* out) {
-  const auto bytes = read_file(path);
-  CFF_CHECK_CODE(!bytes.empty(), ErrorCode::kFormat, path, ": empty file");
-  CFF_CHECK_CODE(bytes.size() < size_t(1) << 31, ErrorCode::kFormat, path, ": file too large");
+// Refuses an image whose declared size exceeds the pixel limit, before anything is decoded.
+void check_pixels(const std::string& path, int64_t w, int64_t h) {
+  const int64_t limit = input_limits().max_image_pixels;
+  CFF_CHECK_CODE(w <= limit && h <= limit && w * h <= limit, ErrorCode::kFormat, path, ": image too large (", w, "x",
+                 h, ", limit ", limit, " pixels; --max-image-pixels)");
+}
+
+// Decodes the image `name` held in bytes[0..size) to `channels` (0 = the file's own, 2 -> 1 and
+// 4 -> 3 folded as in the header comment) and `height` x `width` (0 = the file's own) into `out`
+// (C x H x W). Returns C, H, W.
+std::array<int64_t, 3> decode(const std::string& path, const uint8_t* data, size_t size, int64_t channels,
+                              int64_t height, int64_t width, ResizeMode resize, std::vector<uint8_t>* out_vec,
+                              uint8_t* out) {
+  CFF_CHECK_CODE(size > 0, ErrorCode::kFormat, path, ": empty file");
+  CFF_CHECK_CODE(size < size_t(1) << 31, ErrorCode::kFormat, path, ": file too large for stb_image (",
+                 detail::human_bytes(size), ", limit 2 GiB)");
   int w = 0, h = 0, comp = 0;
-  if (channels == 0) {
-    CFF_CHECK_CODE(stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &comp), ErrorCode::kFormat, path,
-                   ": not an image stb_image can read (", stb_reason(), ")");
-    channels = comp <= 2 ? 1 : 3;
-  }
+  // The header first: the declared size is checked before stb_image allocates for the pixels.
+  CFF_CHECK_CODE(stbi_info_from_memory(data, int(size), &w, &h, &comp), ErrorCode::kFormat, path,
+                 ": not an image stb_image can read (", stb_reason(), ")");
+  check_pixels(path, w, h);
+  if (channels == 0) channels = comp <= 2 ? 1 : 3;
   CFF_CHECK(channels == 1 || channels == 3 || channels == 4, "image channels must be 1, 3 or 4, got ", channels);
+  if (height > 0 || width > 0) check_pixels("target size", width > 0 ? width : w, height > 0 ? height : h);
   const int c = int(channels);
   StbImage img;
-  img.pixels = stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &comp, c);
+  const int info_w = w, info_h = h;
+  img.pixels = stbi_load_from_memory(data, int(size), &w, &h, &comp, c);
   CFF_CHECK_CODE(img.pixels != nullptr, ErrorCode::kFormat, path, ": cannot decode (", stb_reason(), ")");
+  CFF_CHECK_CODE(w == info_w && h == info_h, ErrorCode::kFormat, path, ": header says ", info_w, "x", info_h,
+                 ", pixels are ", w, "x", h);
   const int64_t th = height > 0 ? height : h, tw = width > 0 ? width : w;
   CFF_CHECK_CODE(resize != ResizeMode::kNone || (th == h && tw == w), ErrorCode::kFormat, path, ": image is ", w,
                  "x", h, ", expected ", tw, "x", th, " (sizes must match without resizing)");
@@ -95,17 +105,81 @@ bool hidden(const fs::path& p) { return p.filename().string().rfind('.', 0) == 0
 
 }  // namespace
 
-torch::Tensor read_image(const std::string& path, int64_t channels, int64_t height, int64_t width, ResizeMode resize) {
+torch::Tensor decode_image(const std::string& name, const uint8_t* data, size_t size, int64_t channels, int64_t height,
+                           int64_t width, ResizeMode resize) {
   std::vector<uint8_t> pixels;
-  const auto shape = decode(path, channels, height, width, resize, &pixels, nullptr);
+  const auto shape = decode(name, data, size, channels, height, width, resize, &pixels, nullptr);
   return torch::from_blob(pixels.data(), {shape[0], shape[1], shape[2]}, torch::kUInt8).clone();
 }
 
+torch::Tensor read_image(const std::string& path, int64_t channels, int64_t height, int64_t width, ResizeMode resize) {
+  const auto bytes = detail::read_input_file(path, "image");
+  return decode_image(path, bytes.data(), bytes.size(), channels, height, width, resize);
+}
+
+namespace {
+// `bytes` with every byte that is not part of valid UTF-8 written as \xNN.
+std::string escape_non_utf8(const std::string& bytes, bool* valid = nullptr) {
+  std::string out;
+  bool ok = true;
+  for (size_t i = 0; i < bytes.size();) {
+    const auto c = uint8_t(bytes[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool seq = len > 0 && i + len <= bytes.size() && !(len == 2 && c < 0xc2);
+    for (size_t k = 1; seq && k < len; ++k) seq = (uint8_t(bytes[i + k]) >> 6) == 0x2;
+    if (seq) {
+      out.append(bytes, i, len);
+      i += len;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+      ok = false;
+      ++i;
+    }
+  }
+  if (valid) *valid = ok;
+  return out;
+}
+
+std::string kind_of(const fs::file_status& st) {
+  switch (st.type()) {
+    case fs::file_type::fifo: return "a FIFO";
+    case fs::file_type::character:
+    case fs::file_type::block: return "a device";
+    case fs::file_type::socket: return "a socket";
+    default: return "not a regular file";
+  }
+}
+}  // namespace
+
 ImageFolder::ImageFolder(const std::string& root, const ImageFolderOptions& options) : options_(options) {
   CFF_CHECK_CODE(fs::is_directory(root), ErrorCode::kIo, root, ": no such folder");
+  // An entry that is not an image file: skipped (reported, counted) or fatal, by the policy.
+  auto skip = [&](const fs::path& p, const std::string& reason, ErrorCode code) {
+    CFF_CHECK_CODE(options.bad_files == BadFilePolicy::kSkip, code, escape_non_utf8(p.string()), ": ", reason);
+    note_bad(escape_non_utf8(p.string()), reason);
+  };
   std::vector<fs::path> class_dirs;
-  for (const auto& e : fs::directory_iterator(root))
-    if (e.is_directory() && !hidden(e.path())) class_dirs.push_back(e.path());
+  {
+    std::error_code ec;
+    for (fs::directory_iterator e(root, ec), end; !ec && e != end; e.increment(ec)) {
+      if (hidden(e->path())) continue;
+      std::error_code sec;
+      const auto st = fs::status(e->path(), sec);
+      if (sec) {
+        skip(e->path(), "dangling or looping symbolic link (" + sec.message() + ")", ErrorCode::kIo);
+        continue;
+      }
+      if (!fs::is_directory(st)) continue;  // loose files beside the class folders are not images of a class
+      bool utf8 = true;
+      const auto shown = escape_non_utf8(e->path().string(), &utf8);
+      CFF_CHECK_CODE(utf8, ErrorCode::kFormat, shown,
+                     ": class folder name is not valid UTF-8 (class names are saved in the model as text); rename it");
+      class_dirs.push_back(e->path());
+    }
+    CFF_CHECK_CODE(!ec, ErrorCode::kIo, root, ": cannot list folder (", ec.message(), ")");
+  }
   std::sort(class_dirs.begin(), class_dirs.end());
   CFF_CHECK_CODE(!class_dirs.empty(), ErrorCode::kFormat, root,
                  ": no class folders (expected ROOT/<class>/<image>)");
@@ -123,7 +197,6 @@ ImageFolder::ImageFolder(const std::string& root, const ImageFolderOptions& opti
   }
   num_classes = int64_t(class_names.size());
 
-  std::vector<int64_t> class_of_dir;
   for (const auto& d : class_dirs) {
     const auto it = ids.find(d.filename().string());
     if (it == ids.end()) {
@@ -133,13 +206,41 @@ ImageFolder::ImageFolder(const std::string& root, const ImageFolderOptions& opti
                           "' is not one of the model's classes (", known, ")");
     }
     std::vector<std::string> found;
-    for (auto it2 = fs::recursive_directory_iterator(d); it2 != fs::recursive_directory_iterator(); ++it2) {
-      if (hidden(it2->path())) {
-        if (it2->is_directory()) it2.disable_recursion_pending();
+    // Every error is handled here, entry by entry: a bad entry is skipped with its path (or fatal
+    // under BadFilePolicy::kFail), it never aborts the scan of the rest. Folder links are not
+    // followed (no loops); unreadable folders are not entered.
+    std::error_code ec;
+    fs::recursive_directory_iterator it2(d, fs::directory_options::none, ec), end;
+    for (; !ec && it2 != end; it2.increment(ec)) {
+      const fs::path p = it2->path();
+      std::error_code sec;
+      const bool link = it2->is_symlink(sec);
+      const auto st = fs::status(p, sec);
+      if (hidden(p)) {
+        if (!sec && fs::is_directory(st)) it2.disable_recursion_pending();
         continue;
       }
-      if (it2->is_regular_file()) found.push_back(it2->path().string());
+      if (sec) {
+        skip(p, std::string(link ? "dangling or looping symbolic link" : "cannot read") + " (" + sec.message() + ")",
+             ErrorCode::kIo);
+        continue;
+      }
+      if (fs::is_directory(st)) {
+        if (link) {
+          skip(p, "symbolic link to a folder (not followed)", ErrorCode::kIo);
+        } else if (::access(p.c_str(), R_OK | X_OK) != 0) {
+          skip(p, std::string("unreadable folder (") + std::strerror(errno) + ")", ErrorCode::kIo);
+          it2.disable_recursion_pending();
+        }
+        continue;
+      }
+      if (!fs::is_regular_file(st)) {
+        skip(p, kind_of(st) + ", not an image file", ErrorCode::kIo);
+        continue;
+      }
+      found.push_back(p.string());
     }
+    if (ec) skip(d, "cannot list folder (" + ec.message() + ")", ErrorCode::kIo);
     CFF_CHECK_CODE(!found.empty(), ErrorCode::kFormat, d.string(), ": empty class folder (no image files)");
     std::sort(found.begin(), found.end());
     for (auto& f : found) {
@@ -152,8 +253,16 @@ ImageFolder::ImageFolder(const std::string& root, const ImageFolderOptions& opti
   const int64_t n = int64_t(files_.size());
   std::vector<int> ws(size_t(n), 0), hs(size_t(n), 0), comps(size_t(n), 0);
   std::vector<std::string> errors(static_cast<size_t>(n));
+  const int64_t pixel_limit = input_limits().max_image_pixels;
   detail::parallel_for(n, options.workers > 0 ? options.workers : 2, [&](int64_t i) {
     const auto& path = files_[size_t(i)];
+    try {
+      detail::check_input_file(path, "image");
+    } catch (const Error& e) {
+      std::string reason = e.what();
+      errors[size_t(i)] = reason.rfind(path + ": ", 0) == 0 ? reason.substr(path.size() + 2) : reason;
+      return;
+    }
     FILE* f = std::fopen(path.c_str(), "rb");
     if (!f) {
       errors[size_t(i)] = std::string("cannot open (") + std::strerror(errno) + ")";
@@ -162,6 +271,9 @@ ImageFolder::ImageFolder(const std::string& root, const ImageFolderOptions& opti
     int w = 0, h = 0, c = 0;
     if (!stbi_info_from_file(f, &w, &h, &c))
       errors[size_t(i)] = std::string("not an image stb_image can read (") + stb_reason() + ")";
+    else if (int64_t(w) > pixel_limit || int64_t(h) > pixel_limit || int64_t(w) * h > pixel_limit)
+      errors[size_t(i)] = "image too large (" + std::to_string(w) + "x" + std::to_string(h) + ", limit " +
+                          std::to_string(pixel_limit) + " pixels; --max-image-pixels)";
     std::fclose(f);
     ws[size_t(i)] = w;
     hs[size_t(i)] = h;
@@ -176,7 +288,11 @@ ImageFolder::ImageFolder(const std::string& root, const ImageFolderOptions& opti
     const auto& path = files_[size_t(i)];
     if (!errors[size_t(i)].empty()) {
       CFF_CHECK_CODE(options.bad_files == BadFilePolicy::kSkip,
-                     errors[size_t(i)].rfind("cannot open", 0) == 0 ? ErrorCode::kIo : ErrorCode::kFormat, path, ": ",
+                     errors[size_t(i)].rfind("cannot open", 0) == 0 || errors[size_t(i)].rfind("is a folder", 0) == 0 ||
+                             errors[size_t(i)].rfind("not a regular", 0) == 0
+                         ? ErrorCode::kIo
+                         : ErrorCode::kFormat,
+                     path, ": ",
                      errors[size_t(i)]);
       note_bad(path, errors[size_t(i)]);
       continue;
@@ -205,6 +321,8 @@ ImageFolder::ImageFolder(const std::string& root, const ImageFolderOptions& opti
   CFF_CHECK(channels == 1 || channels == 3 || channels == 4, "image folder: channels must be 1, 3 or 4, got ",
             channels);
   CFF_CHECK(height >= 1 && width >= 1, root, ": bad target size ", width, "x", height);
+  CFF_CHECK(width <= pixel_limit && height <= pixel_limit && width * height <= pixel_limit, root, ": target size ",
+            width, "x", height, " is above the limit of ", pixel_limit, " pixels (--max-image-pixels)");
 }
 
 bool ImageFolder::note_bad(const std::string& path, const std::string& reason) const {
@@ -224,7 +342,8 @@ std::vector<std::string> ImageFolder::bad_files() const {
 bool ImageFolder::read(int64_t index, uint8_t* out) const {
   const auto& path = files_.at(size_t(index));
   try {
-    decode(path, channels, height, width, options_.resize, nullptr, out);
+    const auto bytes = detail::read_input_file(path, "image");
+    decode(path, bytes.data(), bytes.size(), channels, height, width, options_.resize, nullptr, out);
     return true;
   } catch (const Error& e) {
     if (options_.bad_files == BadFilePolicy::kFail) throw;
