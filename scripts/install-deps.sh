@@ -16,6 +16,7 @@ packages=(
   dataset-fashion-mnist   # real data for the main job and examples
   python3-numpy golang-go # bindings
   python3-setuptools python3-pip # pip install --no-build-isolation bindings/python
+  clang libclang-rt-14-dev libfuzzer-14-dev # sanitizer build and fuzz targets (scripts/run-sanitizers.sh)
 )
 
 missing=()

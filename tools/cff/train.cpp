@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <csignal>
 #include <cstring>
 #include <cstdio>
@@ -286,7 +287,18 @@ Command add_train(CLI::App& app) {
   cmd->add_flag("--no-best-epoch", a->no_best, "keep the last epoch instead of the best validation epoch");
   cmd->add_option("--ff-predict", a->ff_predict, "FF prediction: goodness (every label) or head (one pass)")
       ->capture_default_str();
-  cmd->add_option("--seed", a->seed, "random seed")->capture_default_str();
+  // A string parsed strictly: CLI11 reads "-1" for an unsigned option as 2^64-1.
+  cmd->add_option_function<std::string>(
+         "--seed",
+         [a](const std::string& text) {
+           uint64_t v = 0;
+           const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+           if (text.empty() || ec != std::errc() || ptr != text.data() + text.size())
+             throw CLI::ValidationError("--seed: expected a whole number in 0..18446744073709551615, got '" + text + "'");
+           a->seed = v;
+         },
+         "random seed")
+      ->default_str("0");
   cmd->add_option("--device", a->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
   cmd->add_option("--precision", a->precision, "fp32 or bf16")->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads for training (0 = all cores)")->capture_default_str();

@@ -36,6 +36,68 @@ struct StbImage {
   ~StbImage() { stbi_image_free(pixels); }
 };
 
+// The size a PNG, JPEG, GIF, BMP or PSD header declares, read without stb_image: stb_image's
+// own header check refuses images above 2^30 bytes with a reason that the next format's probe
+// overwrites ("unknown image type"); this says what the file declares instead. False if the
+// bytes are none of these formats or too short.
+bool declared_size(const uint8_t* d, size_t n, int64_t& w, int64_t& h) {
+  auto be16 = [&](size_t i) { return int64_t(d[i]) << 8 | d[i + 1]; };
+  auto be32 = [&](size_t i) { return be16(i) << 16 | be16(i + 2); };
+  auto le16 = [&](size_t i) { return int64_t(d[i + 1]) << 8 | d[i]; };
+  auto le32 = [&](size_t i) { return le16(i + 2) << 16 | le16(i); };
+  if (n >= 24 && std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0 && std::memcmp(d + 12, "IHDR", 4) == 0) {
+    w = be32(16);
+    h = be32(20);
+    return true;
+  }
+  if (n >= 10 && (std::memcmp(d, "GIF87a", 6) == 0 || std::memcmp(d, "GIF89a", 6) == 0)) {
+    w = le16(6);
+    h = le16(8);
+    return true;
+  }
+  if (n >= 26 && d[0] == 'B' && d[1] == 'M') {
+    w = int32_t(uint32_t(le32(18)));
+    h = int32_t(uint32_t(le32(22)));
+    w = w < 0 ? -w : w;
+    h = h < 0 ? -h : h;
+    return true;
+  }
+  if (n >= 26 && std::memcmp(d, "8BPS", 4) == 0) {
+    h = be32(14);
+    w = be32(18);
+    return true;
+  }
+  if (n >= 4 && d[0] == 0xff && d[1] == 0xd8) {  // JPEG: walk the markers to the frame header
+    for (size_t i = 2; i + 9 < n;) {
+      if (d[i] != 0xff) return false;
+      const uint8_t m = d[i + 1];
+      if (m == 0xff) {
+        ++i;
+        continue;
+      }
+      if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) {
+        h = be16(i + 5);
+        w = be16(i + 7);
+        return true;
+      }
+      i += 2 + size_t(be16(i + 2));
+    }
+  }
+  return false;
+}
+
+// stb_image's header check failed: "image too large (WxH, limit L)" when the header declares
+// more than the limit, else stb_image's own reason.
+[[noreturn]] void throw_unreadable(const std::string& path, const uint8_t* data, size_t size) {
+  int64_t w = 0, h = 0;
+  const int64_t limit = input_limits().max_image_pixels;
+  const std::string reason = stb_reason();
+  if (declared_size(data, size, w, h) && (w > limit || h > limit || w * h > limit))
+    detail::throw_error(ErrorCode::kFormat, path, ": image too large (", w, "x", h, ", limit ", limit,
+                        " pixels; --max-image-pixels)");
+  detail::throw_error(ErrorCode::kFormat, path, ": not an image stb_image can read (", reason, ")");
+}
+
 // Refuses an image whose declared size exceeds the pixel limit, before anything is decoded.
 void check_pixels(const std::string& path, int64_t w, int64_t h) {
   const int64_t limit = input_limits().max_image_pixels;
@@ -54,8 +116,7 @@ std::array<int64_t, 3> decode(const std::string& path, const uint8_t* data, size
                  detail::human_bytes(size), ", limit 2 GiB)");
   int w = 0, h = 0, comp = 0;
   // The header first: the declared size is checked before stb_image allocates for the pixels.
-  CFF_CHECK_CODE(stbi_info_from_memory(data, int(size), &w, &h, &comp), ErrorCode::kFormat, path,
-                 ": not an image stb_image can read (", stb_reason(), ")");
+  if (!stbi_info_from_memory(data, int(size), &w, &h, &comp)) throw_unreadable(path, data, size);
   check_pixels(path, w, h);
   if (channels == 0) channels = comp <= 2 ? 1 : 3;
   CFF_CHECK(channels == 1 || channels == 3 || channels == 4, "image channels must be 1, 3 or 4, got ", channels);
@@ -269,8 +330,16 @@ ImageFolder::ImageFolder(const std::string& root, const ImageFolderOptions& opti
       return;
     }
     int w = 0, h = 0, c = 0;
-    if (!stbi_info_from_file(f, &w, &h, &c))
-      errors[size_t(i)] = std::string("not an image stb_image can read (") + stb_reason() + ")";
+    if (!stbi_info_from_file(f, &w, &h, &c)) {
+      uint8_t head[1 << 16];
+      std::rewind(f);
+      const size_t got = std::fread(head, 1, sizeof head, f);
+      try {
+        throw_unreadable(path, head, got);
+      } catch (const Error& e) {
+        errors[size_t(i)] = std::string(e.what()).substr(path.size() + 2);
+      }
+    }
     else if (int64_t(w) > pixel_limit || int64_t(h) > pixel_limit || int64_t(w) * h > pixel_limit)
       errors[size_t(i)] = "image too large (" + std::to_string(w) + "x" + std::to_string(h) + ", limit " +
                           std::to_string(pixel_limit) + " pixels; --max-image-pixels)";

@@ -88,7 +88,7 @@ std::vector<torch::Tensor> read_tensors(torch::serialize::InputArchive& archive,
   archive.read("count", count);
   const int64_t n = count.toInt();
   CFF_CHECK_CODE(n >= 0 && n <= 1000000, ErrorCode::kFormat, "bad tensor count ", n);
-  std::vector<torch::Tensor> out(size_t(n));
+  std::vector<torch::Tensor> out(static_cast<size_t>(n));
   for (size_t i = 0; i < out.size(); ++i) {
     archive.read(std::to_string(i), out[i]);
     out[i] = out[i].to(device);
