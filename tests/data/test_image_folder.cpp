@@ -269,5 +269,19 @@ TEST_F(ImageFolderTest, NonUtf8ClassNamesAreRefusedAtScanTime) {
                "caf\\xe9: class folder name is not valid UTF-8");
 }
 
+// Fuzz finding (fuzz_image, tests/fuzz/regressions/fuzz_image-pnm-zero-width): a PGM header
+// whose width field is garbage reads as width 0; resizing it to 8x8 divided by zero inside
+// stb_image_resize (UBSan: NaN converted to int).
+TEST_F(ImageFolderTest, ImagesWithoutPixelsAreRefused) {
+  const std::string pgm("P5\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e 4 4 255\n", 25);
+  std::string bytes = pgm;
+  for (int i = 0; i < 16; ++i) bytes.push_back(char(i));
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  expect_error([&] { decode_image("zero.pgm", data, bytes.size(), 1, 8, 8, ResizeMode::kStretch); },
+               ErrorCode::kFormat, "zero.pgm: ");
+  expect_error([&] { decode_image("zero.pgm", data, bytes.size(), 1, 8, 8, ResizeMode::kCrop); }, ErrorCode::kFormat,
+               "zero.pgm: ");
+}
+
 }  // namespace
 }  // namespace cff::test

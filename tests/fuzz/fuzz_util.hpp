@@ -43,8 +43,8 @@ inline std::string write_file(const std::string& name, const uint8_t* data, size
 }  // namespace cff::fuzz
 
 /// Runs `body`; cff::Error is the expected refusal, anything else escapes to libFuzzer.
-#define CFF_FUZZ_EXPECTING_ERRORS(body) \
-  try {                                 \
-    body;                               \
-  } catch (const cff::Error&) {         \
+#define CFF_FUZZ_EXPECTING_ERRORS(...) \
+  try {                                \
+    __VA_ARGS__;                       \
+  } catch (const cff::Error&) {        \
   }

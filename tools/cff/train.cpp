@@ -169,6 +169,12 @@ int run(const TrainArgs& a, const CLI::App& cmd) {
     trainer = std::make_unique<Trainer>(Trainer::load(a.out, cmd.count("--device") ? a.device : ""));
     source = open_part(a.data, "train", da, &trainer->config());
     check_resume(trainer->config(), build_config(a, cmd, *source, trainer->config(), true), a.out);
+    // How to run it may change: threads apply now (the device was applied by load()).
+    CFF_CHECK(a.threads >= 0 && a.threads <= 4096 && a.blas_threads >= 0 && a.blas_threads <= 4096,
+              "--threads and --blas-threads must be in 0..4096");
+    if (cmd.count("--threads") || cmd.count("--blas-threads"))
+      set_threads(cmd.count("--threads") ? a.threads : trainer->config().train.threads,
+                  cmd.count("--blas-threads") ? a.blas_threads : trainer->config().train.blas_threads);
   } else {
     CFF_CHECK(a.label_noise >= 0 && a.label_noise <= 1, "--label-noise must be in [0, 1]");
     CFF_CHECK(a.drop >= 0 && a.drop < 1, "--drop must be in [0, 1)");

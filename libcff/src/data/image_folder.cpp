@@ -117,6 +117,7 @@ std::array<int64_t, 3> decode(const std::string& path, const uint8_t* data, size
   int w = 0, h = 0, comp = 0;
   // The header first: the declared size is checked before stb_image allocates for the pixels.
   if (!stbi_info_from_memory(data, int(size), &w, &h, &comp)) throw_unreadable(path, data, size);
+  CFF_CHECK_CODE(w >= 1 && h >= 1, ErrorCode::kFormat, path, ": image has no pixels (", w, "x", h, ")");
   check_pixels(path, w, h);
   if (channels == 0) channels = comp <= 2 ? 1 : 3;
   CFF_CHECK(channels == 1 || channels == 3 || channels == 4, "image channels must be 1, 3 or 4, got ", channels);
@@ -126,7 +127,7 @@ std::array<int64_t, 3> decode(const std::string& path, const uint8_t* data, size
   const int info_w = w, info_h = h;
   img.pixels = stbi_load_from_memory(data, int(size), &w, &h, &comp, c);
   CFF_CHECK_CODE(img.pixels != nullptr, ErrorCode::kFormat, path, ": cannot decode (", stb_reason(), ")");
-  CFF_CHECK_CODE(w == info_w && h == info_h, ErrorCode::kFormat, path, ": header says ", info_w, "x", info_h,
+  CFF_CHECK_CODE(w == info_w && h == info_h && w >= 1 && h >= 1, ErrorCode::kFormat, path, ": header says ", info_w, "x", info_h,
                  ", pixels are ", w, "x", h);
   const int64_t th = height > 0 ? height : h, tw = width > 0 ? width : w;
   CFF_CHECK_CODE(resize != ResizeMode::kNone || (th == h && tw == w), ErrorCode::kFormat, path, ": image is ", w,
@@ -339,7 +340,8 @@ ImageFolder::ImageFolder(const std::string& root, const ImageFolderOptions& opti
       } catch (const Error& e) {
         errors[size_t(i)] = std::string(e.what()).substr(path.size() + 2);
       }
-    }
+    } else if (w < 1 || h < 1)
+      errors[size_t(i)] = "image has no pixels (" + std::to_string(w) + "x" + std::to_string(h) + ")";
     else if (int64_t(w) > pixel_limit || int64_t(h) > pixel_limit || int64_t(w) * h > pixel_limit)
       errors[size_t(i)] = "image too large (" + std::to_string(w) + "x" + std::to_string(h) + ", limit " +
                           std::to_string(pixel_limit) + " pixels; --max-image-pixels)";
