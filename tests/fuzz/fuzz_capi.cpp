@@ -53,14 +53,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint8_t what = in.next();
     const int64_t count = 1 + in.next() % 4;
     const int64_t c = in.next() % 5 == 0 ? chans + 1 : chans;  // sometimes the wrong shape
-    std::vector<uint8_t> u8(size_t(count * c * side * side));
+    std::vector<uint8_t> u8(static_cast<size_t>(count * c * side * side));
     std::vector<float> f32(u8.size());
     for (size_t i = 0; i < u8.size(); ++i) {
       u8[i] = in.next();
       f32[i] = float(u8[i]) / 255.0f;
     }
     if (!f32.empty() && (what & 0x80)) f32[0] = (what & 0x40) ? NAN : 300.0f;
-    std::vector<int64_t> labels(size_t(count));
+    std::vector<int64_t> labels(static_cast<size_t>(count));
     for (auto& l : labels) l = int64_t(in.next() % (classes + 1));  // sometimes out of range
     cff_batch b = CFF_BATCH_INIT;
     b.dtype = (what & 0x20) ? CFF_DTYPE_FLOAT32 : CFF_DTYPE_UINT8;
@@ -77,8 +77,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 0: check(cff_step(model, &b, losses, 4, &written)); break;
       case 1: check(cff_head_step(model, &b, nullptr)); break;
       case 2: {
-        std::vector<int64_t> out(size_t(count));
-        std::vector<float> scores(size_t(count * classes));
+        std::vector<int64_t> out(static_cast<size_t>(count));
+        std::vector<float> scores(static_cast<size_t>(count * classes));
         check(cff_predict(model, &b, 1 + in.next() % classes, out.data(), count, scores.data(), count * classes,
                           nullptr, 0));
         break;
@@ -105,7 +105,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 7: {
         int64_t e = 0;
         check(cff_model_embed_dim(model, &e));
-        std::vector<float> emb(size_t(count * e));
+        std::vector<float> emb(static_cast<size_t>(count * e));
         check(cff_embed(model, &b, int64_t(in.next() % 4), emb.data(), int64_t(emb.size())));
         break;
       }

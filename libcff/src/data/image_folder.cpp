@@ -98,6 +98,25 @@ bool declared_size(const uint8_t* d, size_t n, int64_t& w, int64_t& h) {
   detail::throw_error(ErrorCode::kFormat, path, ": not an image stb_image can read (", reason, ")");
 }
 
+// stb_image's channel conversion (stbi__convert_format): gray <-> RGB by repetition and by
+// (77 R + 150 G + 29 B) >> 8, alpha dropped or set to 255.
+void convert_channels(const uint8_t* src, int from, int to, size_t n, std::vector<uint8_t>& dst) {
+  dst.resize(n * size_t(to));
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* p = src + i * size_t(from);
+    uint8_t* q = dst.data() + i * size_t(to);
+    const bool color = from >= 3;
+    const uint8_t y = color ? uint8_t((p[0] * 77 + p[1] * 150 + p[2] * 29) >> 8) : p[0];
+    const uint8_t alpha = from == 2 ? p[1] : from == 4 ? p[3] : 255;
+    if (to == 1) {
+      q[0] = y;
+    } else {
+      for (int k = 0; k < 3; ++k) q[k] = color ? p[k] : p[0];
+      if (to == 4) q[3] = alpha;
+    }
+  }
+}
+
 // Refuses an image whose declared size exceeds the pixel limit, before anything is decoded.
 void check_pixels(const std::string& path, int64_t w, int64_t h) {
   const int64_t limit = input_limits().max_image_pixels;
@@ -125,14 +144,22 @@ std::array<int64_t, 3> decode(const std::string& path, const uint8_t* data, size
   const int c = int(channels);
   StbImage img;
   const int info_w = w, info_h = h;
-  img.pixels = stbi_load_from_memory(data, int(size), &w, &h, &comp, c);
+  // Decoded in the file's own channels and converted here: stb_image 2.27's conversion of 16-bit
+  // PNM data to another channel count overruns its buffer (fuzz finding, see the data tests).
+  img.pixels = stbi_load_from_memory(data, int(size), &w, &h, &comp, 0);
   CFF_CHECK_CODE(img.pixels != nullptr, ErrorCode::kFormat, path, ": cannot decode (", stb_reason(), ")");
-  CFF_CHECK_CODE(w == info_w && h == info_h && w >= 1 && h >= 1, ErrorCode::kFormat, path, ": header says ", info_w, "x", info_h,
-                 ", pixels are ", w, "x", h);
+  CFF_CHECK_CODE(w == info_w && h == info_h && w >= 1 && h >= 1 && comp >= 1 && comp <= 4, ErrorCode::kFormat, path,
+                 ": header says ", info_w, "x", info_h, ", pixels are ", w, "x", h, "x", comp);
+  std::vector<uint8_t> converted;
+  const uint8_t* pixels = img.pixels;
+  if (comp != c) {
+    convert_channels(img.pixels, comp, c, size_t(w) * size_t(h), converted);
+    pixels = converted.data();
+  }
   const int64_t th = height > 0 ? height : h, tw = width > 0 ? width : w;
   CFF_CHECK_CODE(resize != ResizeMode::kNone || (th == h && tw == w), ErrorCode::kFormat, path, ": image is ", w,
                  "x", h, ", expected ", tw, "x", th, " (sizes must match without resizing)");
-  const uint8_t* hwc = img.pixels;
+  const uint8_t* hwc = pixels;
   std::vector<uint8_t> scaled;
   if (th != h || tw != w) {
     int x0 = 0, y0 = 0, cw = w, ch = h;
@@ -146,7 +173,7 @@ std::array<int64_t, 3> decode(const std::string& path, const uint8_t* data, size
       y0 = (h - ch) / 2;
     }
     scaled.resize(size_t(th * tw * c));
-    const uint8_t* src = img.pixels + (size_t(y0) * w + x0) * c;
+    const uint8_t* src = pixels + (size_t(y0) * w + x0) * c;
     if (cw == tw && ch == th) {  // a pure crop: copy the rows, no resampling
       for (int64_t y = 0; y < th; ++y) std::memcpy(&scaled[size_t(y * tw * c)], src + size_t(y) * w * c, size_t(tw * c));
     } else {
