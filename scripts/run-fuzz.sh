@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target of BUILD (default build-asan, made by run-sanitizers.sh) for SECONDS
 # each (default 30), one after the other, over a working copy of its seed corpus
-# (tests/fuzz/corpus/<target>/ -> BUILD/fuzz/corpus/<target>/, which keeps what the fuzzer adds).
-# A crash, a sanitizer report, a leak, a timeout (10 s for one input) or an out-of-memory (2 GiB)
+# (tests/fuzz/corpus/<target>/ and tests/fuzz/regressions/<target>-* -> BUILD/fuzz/corpus/<target>/,
+# which keeps what the fuzzer adds).
+# A crash, a sanitizer report, a leak, a timeout (30 s for one input; the sanitizers and a loaded 2-core machine make single inputs slow) or an out-of-memory (2 GiB)
 # fails the run; the input is kept in BUILD/fuzz/artifacts/<target>/. Extra arguments go to
 # libFuzzer. Usage: run-fuzz.sh [SECONDS] [BUILD] [TARGET...]
 set -euo pipefail
@@ -24,8 +25,9 @@ for t in "${targets[@]}"; do
   artifacts="$build/fuzz/artifacts/$t"
   mkdir -p "$corpus" "$artifacts"
   cp -n tests/fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
+  cp -n tests/fuzz/regressions/"$t"-* "$corpus"/ 2>/dev/null || true  # inputs that once failed
   start=$(date +%s)
-  if "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  if "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
        -artifact_prefix="$artifacts/" "$corpus" > "$build/fuzz/$t.log" 2>&1; then
     echo "run-fuzz: $t ok ($(( $(date +%s) - start )) s, $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$build/fuzz/$t.log" | grep -o '[0-9]*$') runs, corpus $(ls "$corpus" | wc -l))"
   else

@@ -426,7 +426,7 @@ cff_status* cff_options_set_json(cff_options* options, const char* json) {
   nlohmann::json patch;
   try {
     patch = nlohmann::json::parse(json);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, out_of_range (8e888)
     fail("config: not valid JSON (", e.what(), ")");
   }
   auto merged = nlohmann::json::parse(options->config.to_json());

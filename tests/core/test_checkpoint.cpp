@@ -210,5 +210,27 @@ TEST_F(CheckpointTest, StaleTemporaryFilesOfDeadProcessesAreRemoved) {
   Trainer::load(dir.file("m.cff"));
 }
 
+// Fuzz finding (fuzz_checkpoint, tests/fuzz/regressions/fuzz_checkpoint-torchscript-source-segv):
+// a LibTorch archive carries TorchScript source that LibTorch compiles while loading; digits
+// written over a class declaration crashed LibTorch 1.13's type parser (SEGV). The source is
+// now checked line by line before LibTorch sees it.
+TEST_F(CheckpointTest, ArchiveSourceIsCheckedBeforeLibTorchCompilesIt) {
+  Trainer a(config());
+  a.save(dir.file("m.cff"));
+  std::string bytes = slurp(dir.file("m.cff"));
+  const std::string decl = "class Module(Module):\n  __parameters__ = [\"weight\", \"bias\", ]";
+  const size_t at = bytes.find(decl);
+  ASSERT_NE(at, std::string::npos);
+  const std::string digits = "35921488756 15950337885137849221 2778181576553077756 12784999";
+  bytes.replace(at, decl.size(), digits.substr(0, decl.size()));
+  const auto payload = bytes.substr(24);
+  const uint32_t crc = uint32_t(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(payload.data()),
+                                      uInt(payload.size())));
+  for (int i = 0; i < 4; ++i) bytes[size_t(20 + i)] = char((crc >> (8 * i)) & 0xff);
+  std::ofstream(dir.file("src.cff"), std::ios::binary) << bytes;
+  test::expect_error([&] { Trainer::load(dir.file("src.cff")); }, ErrorCode::kFormat,
+                     "line 1 is not a declaration a checkpoint holds");
+}
+
 }  // namespace
 }  // namespace cff

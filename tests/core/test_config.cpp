@@ -56,6 +56,10 @@ TEST_F(ConfigTest, JsonRoundTripAndStrictParsing) {
 TEST(ConfigLimitsTest, NumbersParseStrictlyAndSizesAreBounded) {
   test::expect_error([] { Config::from_json("{\"model\": {\"embed_dim\": 64.7}}"); }, ErrorCode::kInvalidArgument,
                      "model.embed_dim must be an integer, got 64.7");
+  // Fuzz finding (fuzz_config, tests/fuzz/regressions/fuzz_config-number-overflow): a number that
+  // overflows a double escaped as nlohmann's out_of_range instead of a cff::Error.
+  test::expect_error([] { Config::from_json("{\"model\":  8888e8888888888888}"); }, ErrorCode::kInvalidArgument,
+                     "config: not valid JSON ([json.exception.out_of_range.406] number overflow");
   test::expect_error([] { Config::from_json("{\"train\": {\"seed\": -1}}"); }, ErrorCode::kInvalidArgument,
                      "train.seed must be a non-negative integer, got -1");
   test::expect_error([] { Config::from_json("{\"train\": {\"epochs\": 18446744073709551615}}"); },

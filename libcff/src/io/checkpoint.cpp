@@ -17,8 +17,11 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <regex>
 #include <tuple>
 
+#include <caffe2/serialize/inline_container.h>
+#include <caffe2/serialize/read_adapter_interface.h>
 #include <nlohmann/json.hpp>
 
 #include "cff/diagnostics.hpp"
@@ -140,6 +143,67 @@ void check_optimizer(torch::optim::Optimizer& opt, const std::string& what) {
                        ErrorCode::kFormat, what, ": optimizer state ", shape_text(t->sizes()),
                        " does not match its parameter ", shape_text(p.sizes()));
     }
+}
+
+// ---- the archive's TorchScript source, checked before LibTorch compiles it ----------------------
+//
+// A LibTorch archive carries TorchScript source (code/*.py) that torch::jit compiles while it loads
+// the file; crafted source crashes LibTorch 1.13's compiler (fuzz finding: SEGV in
+// ScriptTypeParser). An archive that OutputArchive writes holds only class declarations of a fixed
+// shape, so every line of every code record must have one of these shapes, and the records must
+// be the ones an OutputArchive writes, before load_from() sees the payload.
+struct MemoryReader : caffe2::serialize::ReadAdapterInterface {
+  const char* data;
+  size_t length;
+  MemoryReader(const char* d, size_t n) : data(d), length(n) {}
+  size_t size() const override { return length; }
+  size_t read(uint64_t pos, void* buf, size_t n, const char*) const override {
+    if (pos >= length) return 0;
+    n = std::min<size_t>(n, length - size_t(pos));
+    std::memcpy(buf, data + pos, n);
+    return n;
+  }
+};
+
+bool is_declaration_line(const std::string& line) {
+  static const std::string name = R"([A-Za-z_][A-Za-z0-9_]*)", quoted = R"("[^"\\]{0,256}")";
+  static const std::string simple = R"((Tensor|str|int|float|bool|__torch__(\.___torch_mangle_[0-9]+)?\.Module))";
+  static const std::string type = simple + "|Tuple\\[" + simple + "(, " + simple + ")*\\]|List\\[" + simple + "\\]";
+  static const std::regex shapes("|class Module\\(Module\\):"
+                                 "|  __(parameters|buffers)__ = \\[(" + quoted + ", )*\\]"
+                                 "|  __annotations__ = \\[\\]"
+                                 "|  __annotations__\\[" + quoted + "\\] = (" + type + ")"
+                                 "|  " + name + " : (" + type + ")");
+  return line.size() <= 4096 && std::regex_match(line, shapes);
+}
+
+void check_archive_source(const char* payload, size_t size) {
+  caffe2::serialize::PyTorchStreamReader reader(std::make_shared<MemoryReader>(payload, size));
+  for (const auto& record : reader.getAllRecords()) {
+    const bool code = record.rfind("code/", 0) == 0;
+    const bool debug = code && record.size() > 10 && record.compare(record.size() - 10, 10, ".debug_pkl") == 0;
+    const bool known = record == "data.pkl" || record == "constants.pkl" || record == "version" ||
+                       record == ".data/version" || record.rfind("data/", 0) == 0 || code;
+    CFF_CHECK_CODE(known, ErrorCode::kFormat, "archive record ", record, " is not one a checkpoint holds");
+    if (!code) continue;
+    auto [data, length] = reader.getRecord(record);
+    if (debug) {  // source ranges of the code: an empty table, a hundred bytes
+      CFF_CHECK_CODE(length <= 4096, ErrorCode::kFormat, "archive record ", record, " is ", length, " bytes");
+      continue;
+    }
+    CFF_CHECK_CODE(record.size() > 3 && record.compare(record.size() - 3, 3, ".py") == 0 && length <= (1 << 20),
+                   ErrorCode::kFormat, "archive record ", record, " is not a checkpoint's source record");
+    const std::string text(static_cast<const char*>(data.get()), length);
+    size_t start = 0, line_no = 1;
+    for (size_t end; start <= text.size(); start = end + 1, ++line_no) {
+      end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      const std::string line = text.substr(start, end - start);
+      CFF_CHECK_CODE(is_declaration_line(line), ErrorCode::kFormat, "archive record ", record, " line ", line_no,
+                     " is not a declaration a checkpoint holds ('", nlohmann::json(line).dump(-1, ' ', true,
+                     nlohmann::json::error_handler_t::replace).substr(0, 80), "')");
+    }
+  }
 }
 
 template <typename T>
@@ -285,6 +349,7 @@ std::unique_ptr<Trainer::State> read_checkpoint(const std::string& path, const s
   CFF_CHECK_CODE(crc32_of(payload, present) == get_le<uint32_t>(bytes + 20), ErrorCode::kFormat, path,
                  ": checkpoint is corrupt (checksum mismatch)");
   try {
+    check_archive_source(payload, present);
     torch::serialize::InputArchive archive;
     archive.load_from(payload, present, torch::kCPU);
     Config cfg = Config::from_json(read_value<std::string>(archive, "config"));

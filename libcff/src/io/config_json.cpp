@@ -272,7 +272,7 @@ Config Config::from_json(const std::string& text) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 8e888
     detail::throw_error(ErrorCode::kInvalidArgument, "config: not valid JSON (", e.what(), ")");
   }
   reject_unknown(j, "config", {"model", "train"});
