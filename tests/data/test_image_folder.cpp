@@ -312,5 +312,24 @@ TEST_F(ImageFolderTest, SixteenBitPnmInAnotherChannelCount) {
   for (int k = 0; k < 3; ++k) EXPECT_TRUE(torch::equal(rgb[k], gray[0]));
 }
 
+// Fuzz finding (fuzz_image, tests/fuzz/regressions/fuzz_image-pnm-integer-overflow): stb_image
+// 2.27 parses a PNM header's numbers into an int without an overflow check (UBSan: signed
+// overflow in stbi__pnm_getinteger). Such headers are refused before stb_image reads them.
+TEST_F(ImageFolderTest, PnmHeaderNumbersCannotOverflow) {
+  const std::string ppm = "P6 33333333333333333333333320\n 544\n\x0b";
+  expect_error([&] { decode_image("big.ppm", reinterpret_cast<const uint8_t*>(ppm.data()), ppm.size()); },
+               ErrorCode::kFormat, "big.ppm: PNM header number of 26 digits");
+  const std::string comment = "P5 # a comment\n 4 4 # another\n 255\n" + std::string(16, 'x');
+  EXPECT_EQ(decode_image("ok.pgm", reinterpret_cast<const uint8_t*>(comment.data()), comment.size()).sizes(),
+            (std::vector<int64_t>{1, 4, 4}));
+  write_folder(root(), {"a", "b"}, 2);
+  write_bytes(root() + "/a/big.ppm", std::vector<uint8_t>(ppm.begin(), ppm.end()));
+  ImageFolderOptions quiet;
+  quiet.report_skipped = false;
+  ImageFolder f(root(), quiet);
+  ASSERT_EQ(f.bad_files().size(), 1u);
+  EXPECT_NE(f.bad_files()[0].find("big.ppm: PNM header number of 26 digits"), std::string::npos) << f.bad_files()[0];
+}
+
 }  // namespace
 }  // namespace cff::test

@@ -86,6 +86,27 @@ bool declared_size(const uint8_t* d, size_t n, int64_t& w, int64_t& h) {
   return false;
 }
 
+// stb_image 2.27 reads a PNM header's numbers into an int without an overflow check (fuzz
+// finding: signed overflow, UBSan): a number of 10 digits or more is refused before stb_image
+// reads the header. Whitespace and comments as stb_image skips them.
+void check_pnm_header(const std::string& path, const uint8_t* d, size_t n) {
+  if (n < 2 || d[0] != 'P' || (d[1] != '5' && d[1] != '6')) return;
+  auto space = [](uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  size_t i = 2;
+  for (int field = 0; field < 3 && i < n; ++field) {
+    while (i < n && (space(d[i]) || d[i] == '#')) {
+      if (d[i] == '#')
+        while (i < n && d[i] != '\n' && d[i] != '\r') ++i;
+      else
+        ++i;
+    }
+    size_t digits = 0;
+    while (i < n && d[i] >= '0' && d[i] <= '9') ++i, ++digits;
+    CFF_CHECK_CODE(digits < 10, ErrorCode::kFormat, path, ": PNM header number of ", digits,
+                   " digits (width, height and maximum value have at most 9)");
+  }
+}
+
 // stb_image's header check failed: "image too large (WxH, limit L)" when the header declares
 // more than the limit, else stb_image's own reason.
 [[noreturn]] void throw_unreadable(const std::string& path, const uint8_t* data, size_t size) {
@@ -135,6 +156,7 @@ std::array<int64_t, 3> decode(const std::string& path, const uint8_t* data, size
                  detail::human_bytes(size), ", limit 2 GiB)");
   int w = 0, h = 0, comp = 0;
   // The header first: the declared size is checked before stb_image allocates for the pixels.
+  check_pnm_header(path, data, size);
   if (!stbi_info_from_memory(data, int(size), &w, &h, &comp)) throw_unreadable(path, data, size);
   CFF_CHECK_CODE(w >= 1 && h >= 1, ErrorCode::kFormat, path, ": image has no pixels (", w, "x", h, ")");
   check_pixels(path, w, h);
@@ -358,12 +380,19 @@ ImageFolder::ImageFolder(const std::string& root, const ImageFolderOptions& opti
       return;
     }
     int w = 0, h = 0, c = 0;
+    std::vector<uint8_t> head(1 << 16);
+    head.resize(std::fread(head.data(), 1, head.size(), f));
+    std::rewind(f);
+    try {
+      check_pnm_header(path, head.data(), head.size());
+    } catch (const Error& e) {
+      errors[size_t(i)] = std::string(e.what()).substr(path.size() + 2);
+      std::fclose(f);
+      return;
+    }
     if (!stbi_info_from_file(f, &w, &h, &c)) {
-      uint8_t head[1 << 16];
-      std::rewind(f);
-      const size_t got = std::fread(head, 1, sizeof head, f);
       try {
-        throw_unreadable(path, head, got);
+        throw_unreadable(path, head.data(), head.size());
       } catch (const Error& e) {
         errors[size_t(i)] = std::string(e.what()).substr(path.size() + 2);
       }
