@@ -232,5 +232,25 @@ TEST_F(CheckpointTest, ArchiveSourceIsCheckedBeforeLibTorchCompilesIt) {
                      "line 1 is not a declaration a checkpoint holds");
 }
 
+// Fuzz finding (fuzz_checkpoint, tests/fuzz/regressions/fuzz_checkpoint-unpickler-4gb-string):
+// LibTorch's unpickler reserves the length a string opcode declares before reading it, so a
+// 36 KB file made it allocate 4 GB. Every pickle record is now walked first.
+TEST_F(CheckpointTest, PickleLengthsAreCheckedBeforeLibTorchReadsThem) {
+  Trainer a(config());
+  a.save(dir.file("m.cff"));
+  std::string bytes = slurp(dir.file("m.cff"));
+  const size_t json = bytes.find("{\n  \"model\"");
+  ASSERT_NE(json, std::string::npos);
+  ASSERT_EQ(bytes[json - 5], 'X');  // BINUNICODE: 'X', 4-byte length, the config's text
+  for (int i = 0; i < 4; ++i) bytes[json - 4 + size_t(i)] = char(i == 3 ? 0xf0 : 0);
+  const auto payload = bytes.substr(24);
+  const uint32_t crc = uint32_t(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(payload.data()),
+                                      uInt(payload.size())));
+  for (int i = 0; i < 4; ++i) bytes[size_t(20 + i)] = char((crc >> (8 * i)) & 0xff);
+  std::ofstream(dir.file("pkl.cff"), std::ios::binary) << bytes;
+  test::expect_error([&] { Trainer::load(dir.file("pkl.cff")); }, ErrorCode::kFormat,
+                     "archive record data.pkl: pickle length past the end of the record");
+}
+
 }  // namespace
 }  // namespace cff
