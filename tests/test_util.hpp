@@ -42,6 +42,7 @@ inline Config tiny_mlp(int64_t classes = 4, int64_t h = 8, int64_t w = 8) {
   c.train.head_lr = 0.02;  // few head steps on tiny data: the paper's 0.0005 would barely move it
   c.train.threads = 1;
   c.train.device = "cpu";
+  c.train.precision = Precision::kFloat32;  // the same numerics on every host (auto picks bf16 on AMX)
   return c;
 }
 

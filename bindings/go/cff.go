@@ -190,6 +190,7 @@ const (
 
 	PrecisionFloat32  Precision = 0
 	PrecisionBFloat16 Precision = 1
+	PrecisionAuto     Precision = 2 // bf16 on CUDA and on CPUs with AMX/AVX512-BF16, else float32 (the default)
 
 	PoolingMean       Pooling = 0
 	PoolingClassToken Pooling = 1

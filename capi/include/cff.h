@@ -138,7 +138,12 @@ typedef enum cff_algorithm {
 } cff_algorithm;
 
 /** Floating-point mode of forward and backward passes (losses always run in float32). */
-typedef enum cff_precision { CFF_PRECISION_FLOAT32 = 0, CFF_PRECISION_BFLOAT16 = 1 } cff_precision;
+/** AUTO (the default): bf16 on CUDA and on CPUs with AMX-BF16 / AVX512-BF16, else float32. */
+typedef enum cff_precision {
+  CFF_PRECISION_FLOAT32 = 0,
+  CFF_PRECISION_BFLOAT16 = 1,
+  CFF_PRECISION_AUTO = 2
+} cff_precision;
 
 /** How a ViT reduces its tokens to one vector. */
 typedef enum cff_pooling { CFF_POOLING_MEAN = 0, CFF_POOLING_CLASS_TOKEN = 1 } cff_pooling;
@@ -178,9 +183,11 @@ typedef struct cff_batch {
 
 /* ---- Runtime --------------------------------------------------------------------------------- */
 
-/** Sets the number of CPU threads used by LibTorch (0 = every available core); OpenBLAS gets its
- *  default for that count (1 for a pthreads OpenBLAS next to a multi-threaded LibTorch, whose
- *  pools contend; else the same; "blas_threads" in a JSON config overrides it).
+/** Sets the number of CPU threads used by LibTorch; 0 = automatic: on a CPU without fast bf16
+ *  (see CFF_PRECISION_AUTO) LibTorch gets 1 and a pthreads OpenBLAS every core, since fp32 work is
+ *  mostly OpenBLAS products; otherwise LibTorch gets every core and OpenBLAS 1 (their pools
+ *  contend). For n > 0, OpenBLAS gets 1 next to a multi-threaded LibTorch, else n
+ *  ("blas_threads" in a JSON config overrides it).
  *  Process-wide: affects every model. Errors: INVALID_ARGUMENT for n < 0. Thread-safe, but
  *  changing it while another thread trains changes that thread's speed, not its results. */
 CFF_API cff_status* cff_set_threads(int64_t threads);
@@ -257,7 +264,8 @@ CFF_API cff_status* cff_options_set_seed(cff_options* options, uint64_t seed);
 /** Device: "auto" (CUDA when present), "cpu", "cuda", "cuda:N". Checked by cff_model_create(). */
 CFF_API cff_status* cff_options_set_device(cff_options* options, const char* device);
 CFF_API cff_status* cff_options_set_precision(cff_options* options, cff_precision precision);
-/** CPU threads, >= 0 (0 = every core). Applied process-wide when the model is created. */
+/** CPU threads, >= 0 (0 = automatic, see cff_set_threads()). Applied process-wide when the model
+ *  is created. */
 CFF_API cff_status* cff_options_set_threads(cff_options* options, int64_t threads);
 /** Per-channel input normalisation (applied to images scaled to [0, 1]): `channels` values each,
  *  std > 0. channels = 0 (and NULL arrays) clears it: fit() then computes it from its data, other

@@ -512,7 +512,7 @@ CFF_OPTIONS_SETTER(val_fraction, (cff_options * options, double val_fraction),
 CFF_OPTIONS_SETTER(seed, (cff_options * options, uint64_t seed), t.seed = seed)
 CFF_OPTIONS_SETTER(device, (cff_options * options, const char* device), t.device = check_string(device, "device"))
 CFF_OPTIONS_SETTER(precision, (cff_options * options, cff_precision precision),
-                   t.precision = cff::Precision((check_enum(precision, CFF_PRECISION_BFLOAT16, "precision"))))
+                   t.precision = cff::Precision((check_enum(precision, CFF_PRECISION_AUTO, "precision"))))
 CFF_OPTIONS_SETTER(threads, (cff_options * options, int64_t threads),
                    check_at_least(threads, 0, "threads");
                    t.threads = threads)

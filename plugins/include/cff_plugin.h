@@ -5,7 +5,9 @@
  *
  * Two kinds of plugin share this descriptor:
  *  - C kind (CFF_PLUGIN_KIND_C): every provider has create / call / destroy function pointers
- *    over plain buffers. Writable in C, Rust, Go, ... No LibTorch, no C++ needed.
+ *    over plain buffers. Writable in C, Rust, Go, ... No LibTorch, no C++ needed. `create`
+ *    receives libcff's host table (cff_plugin_host): a matrix product and a row softmax at
+ *    library speed, so a C loss need not hand-write its heavy loops.
  *  - C++ kind (CFF_PLUGIN_KIND_CXX): every provider has a C++ factory working on LibTorch
  *    tensors; see cff/plugin_sdk.hpp, which fills this descriptor for you.
  *
@@ -33,7 +35,7 @@ extern "C" {
 
 /** The plugin ABI this header describes. libcff loads a plugin only if its descriptor's
  *  abi_version equals the ABI version libcff was built with (no ranges, no guessing). */
-#define CFF_PLUGIN_ABI_VERSION 1
+#define CFF_PLUGIN_ABI_VERSION 2
 
 /** The one symbol a plugin exports. */
 #define CFF_PLUGIN_ENTRY_NAME "cff_plugin_describe"
@@ -117,10 +119,36 @@ typedef struct cff_plugin_loss_output {
   int64_t gradient_size;
 } cff_plugin_loss_output;
 
-/** Creates the loss of one layer. `values` has one entry per declared parameter, in declared
- *  order. On success stores an instance (any pointer, may be NULL) in *instance and returns 0. */
-typedef int32_t (*cff_plugin_loss_create_fn)(const cff_plugin_value* values, const cff_plugin_loss_context* context,
-                                             void** instance, char* message, size_t message_size);
+/** Numerical routines libcff lends to C-kind plugins (SQLite's loadable-extension pattern): the
+ *  heavy work of a loss runs on LibTorch's BLAS and vectorised kernels and its threads. Every
+ *  `create` receives the table; it is static in libcff and valid while the plugin is loaded, so
+ *  an instance may keep the pointer. Versioned with the plugin ABI: new routines are only ever
+ *  appended, and `struct_size` (sizeof the table libcff was built with) says which exist.
+ *  Matrices are row-major float32 with a row stride (ld >= the row length). Every routine
+ *  returns 0, or non-zero with a one-line reason in `message` (bad sizes, out of memory); none
+ *  lets an exception escape. Thread-safe; may be called from `create`, `forward` and `apply`. */
+typedef struct cff_plugin_host {
+  uint32_t abi_version; /**< CFF_PLUGIN_ABI_VERSION of the libcff that filled the table */
+  uint32_t struct_size; /**< sizeof(cff_plugin_host) in that libcff */
+  /** C = alpha op(A) op(B) + beta C, with op(X) = X, or X^T when trans_x is non-zero; op(A) is
+   *  m x k, op(B) k x n, C m x n. With beta = 0, C is only written (NaN in it is not read). */
+  int32_t (*sgemm)(int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                   int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc, char* message,
+                   size_t message_size);
+  /** Row softmax in place over a rows x cols matrix: x_ij -> exp(x_ij - lse_i) with
+   *  lse_i = log sum_j exp(x_ij); -INFINITY entries (masked) become 0. When `lse` is not NULL it
+   *  receives the rows' lse_i (rows floats). A row that is all -INFINITY gets lse -INFINITY and
+   *  NaN entries. */
+  int32_t (*softmax_rows)(int64_t rows, int64_t cols, float* x, int64_t ld, float* lse, char* message,
+                          size_t message_size);
+} cff_plugin_host;
+
+/** Creates the loss of one layer. `host` is libcff's host table (see cff_plugin_host). `values`
+ *  has one entry per declared parameter, in declared order. On success stores an instance (any
+ *  pointer, may be NULL) in *instance and returns 0. */
+typedef int32_t (*cff_plugin_loss_create_fn)(const cff_plugin_host* host, const cff_plugin_value* values,
+                                             const cff_plugin_loss_context* context, void** instance, char* message,
+                                             size_t message_size);
 /** Evaluates the loss and its gradient on one batch. */
 typedef int32_t (*cff_plugin_loss_forward_fn)(void* instance, const cff_plugin_loss_batch* batch,
                                               cff_plugin_loss_output* output, char* message, size_t message_size);
@@ -134,8 +162,8 @@ typedef struct cff_plugin_images {
 } cff_plugin_images;
 
 /** Creates an augmentation from its parameter values (see cff_plugin_loss_create_fn). */
-typedef int32_t (*cff_plugin_augment_create_fn)(const cff_plugin_value* values, void** instance, char* message,
-                                                size_t message_size);
+typedef int32_t (*cff_plugin_augment_create_fn)(const cff_plugin_host* host, const cff_plugin_value* values,
+                                                void** instance, char* message, size_t message_size);
 /** Writes the transformed batch (same shape) into `output` (n*c*h*w floats). The same seed must
  *  give the same result. `output` never aliases `images->data`. */
 typedef int32_t (*cff_plugin_augment_apply_fn)(void* instance, const cff_plugin_images* images, uint64_t seed,

@@ -23,8 +23,10 @@ static uint64_t splitmix64(uint64_t* state) {
 
 static double uniform(uint64_t* state) { return ((double)(splitmix64(state) >> 11) + 0.5) / 9007199254740992.0; }
 
-static int32_t create(const cff_plugin_value* values, void** instance, char* message, size_t message_size) {
+static int32_t create(const cff_plugin_host* host, const cff_plugin_value* values, void** instance, char* message,
+                      size_t message_size) {
   gaussian_noise* g;
+  (void)host; /* pure C: no host routine needed */
   if (!(values[0].number >= 0.0)) {
     snprintf(message, message_size, "sigma must be >= 0, got %g", values[0].number);
     return 1;

@@ -21,9 +21,10 @@ typedef struct {
   double margin;
 } cosine_margin;
 
-static int32_t create(const cff_plugin_value* values, const cff_plugin_loss_context* context, void** instance,
-                      char* message, size_t message_size) {
+static int32_t create(const cff_plugin_host* host, const cff_plugin_value* values,
+                      const cff_plugin_loss_context* context, void** instance, char* message, size_t message_size) {
   cosine_margin* loss;
+  (void)host;    /* its loops are O(N D): no host routine needed */
   (void)context; /* the same loss at every layer */
   if (!(values[0].number > -1.0 && values[0].number < 1.0)) {
     snprintf(message, message_size, "margin must be in (-1, 1), got %g", values[0].number);

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <vector>
 
+#include "reference_losses.hpp"
 #include "test_util.hpp"
 
 namespace cff {
@@ -134,6 +135,70 @@ TEST_F(LossTest, AnchorsWithoutPositivesContributeZero) {
               reference_supcon({to_matrix(z3)}, to_vector(y3), 0.15, 0.0), 1e-12);
 }
 
+// The fused loss (whole matrix and row tiles) against the plain autograd loss in float64: values
+// and gradients to 1e-10, with margins that clamp, anchors without positives, one and two views.
+struct FusedCase {
+  int64_t n, d, classes, views;
+  double tau, margin;
+};
+
+void expect_fused_matches_autograd(const FusedCase& c, torch::ScalarType dtype, double tol) {
+  std::vector<torch::Tensor> views;
+  auto base = torch::randn({1, c.d}, torch::kDouble);
+  for (int64_t v = 0; v < c.views; ++v)  // half the rows nearly parallel: s + m > 1 clamps there
+    views.push_back(torch::cat({base.repeat({c.n / 2, 1}) + 0.02 * torch::randn({c.n / 2, c.d}, torch::kDouble),
+                                torch::randn({c.n - c.n / 2, c.d}, torch::kDouble)})
+                        .to(dtype));
+  auto y = torch::randint(0, c.classes, {c.n}, torch::kLong);
+  y[c.n - 1] = c.classes;  // a label of its own: with one view, an anchor without positives
+  for (auto& v : views) v.requires_grad_(true);
+  auto reference = test::autograd_supcon(views, y, c.tau, c.margin);
+  const auto want = torch::autograd::grad({reference}, views);
+  for (int64_t block : {int64_t(0), int64_t(1), int64_t(3), c.n * c.views - 1, int64_t(1) << 20}) {
+    SupervisedContrastiveLoss loss(c.tau, c.margin, block);
+    auto value = loss.forward({views, y});
+    const auto got = torch::autograd::grad({value}, views);
+    EXPECT_NEAR(value.item<double>(), reference.item<double>(), tol * std::max(1.0, std::abs(reference.item<double>())))
+        << "block " << block << " views " << c.views << " margin " << c.margin;
+    for (size_t v = 0; v < views.size(); ++v)
+      EXPECT_LT((got[v] - want[v]).abs().max().item<double>(), tol) << "block " << block << " view " << v;
+  }
+}
+
+TEST_F(LossTest, FusedAndTiledMatchAutogradInFloat64) {
+  for (const auto& c : {FusedCase{12, 5, 3, 2, 0.15, 0.0}, FusedCase{12, 5, 3, 2, 0.15, 0.4},
+                        FusedCase{9, 4, 3, 1, 0.5, 0.0}, FusedCase{9, 4, 2, 1, 0.3, 0.25},
+                        FusedCase{16, 7, 10, 2, 0.1, 0.1}})
+    expect_fused_matches_autograd(c, torch::kDouble, 1e-10);
+}
+
+TEST_F(LossTest, FusedAndTiledMatchAutogradInFloat32) {
+  expect_fused_matches_autograd({64, 32, 10, 2, 0.15, 0.3}, torch::kFloat, 2e-5);
+}
+
+TEST_F(LossTest, FusedLossUnderBf16AutocastStaysCloseToFloat32) {
+  auto f = torch::randn({256, 64});
+  const auto y = torch::randint(0, 10, {128}, torch::kLong);
+  auto views = f.split(128, 0);
+  for (auto& v : views) v.requires_grad_(true);
+  const double fp32 = SupervisedContrastiveLoss(0.15, 0.2).forward({views, y}).item<double>();
+  for (int64_t block : {0, 50}) {
+    AutocastGuard bf16(torch::kCPU, Precision::kBFloat16);
+    auto value = SupervisedContrastiveLoss(0.15, 0.2, block).forward({views, y});
+    EXPECT_NEAR(value.item<double>(), fp32, 0.02 * fp32) << "block " << block;
+    const auto g = torch::autograd::grad({value}, views);
+    EXPECT_TRUE(torch::isfinite(g[0]).all().item<bool>());
+  }
+}
+
+TEST_F(LossTest, FusedLossOfOneImageIsZeroAndFinite) {
+  auto z = torch::randn({1, 4}, torch::kDouble).requires_grad_(true);
+  auto value = SupervisedContrastiveLoss(0.15, 0.4).forward({{z}, torch::zeros({1}, torch::kLong)});
+  EXPECT_EQ(value.item<double>(), 0.0);
+  const auto g = torch::autograd::grad({value}, {z});
+  EXPECT_EQ(g[0].abs().max().item<double>(), 0.0);
+}
+
 TEST_F(LossTest, GoodnessLossesMatchReference) {
   const auto pos = torch::randn({9, 7}, torch::kDouble) * 2, neg = torch::randn({9, 7}, torch::kDouble);
   EXPECT_NEAR(ForwardForwardLoss(2.0).forward({{pos, neg}, torch::zeros({9}, torch::kLong)}).item<double>(),
@@ -172,6 +237,8 @@ TEST_F(LossTest, GradientsMatchFiniteDifferences) {
   // Margin 0.2 with well-separated cosines (the clamp at 1 is not differentiable at the kink).
   SupervisedContrastiveLoss marginal(0.3, 0.2);
   gradient_check(marginal, {torch::randn({6, 4}, torch::kDouble), torch::randn({6, 4}, torch::kDouble)}, y);
+  SupervisedContrastiveLoss tiled(0.3, 0.2, 5);
+  gradient_check(tiled, {torch::randn({6, 4}, torch::kDouble), torch::randn({6, 4}, torch::kDouble)}, y);
   ForwardForwardLoss ff(2.0);
   gradient_check(ff, {torch::randn({5, 3}, torch::kDouble), torch::randn({5, 3}, torch::kDouble)}, y.slice(0, 0, 5));
   SymBaLoss symba(1.0);
@@ -208,6 +275,8 @@ TEST_F(LossTest, RegistryBuildsPerLayerMarginsAndRejectsBadSpecs) {
   test::expect_error([] { make_loss("mcl:tau=abc", {0, 1, 10}); }, ErrorCode::kInvalidArgument, "finite number");
   test::expect_error([] { make_loss("supcon:tau=-1", {0, 1, 10}); }, ErrorCode::kInvalidArgument, "tau must be > 0");
   test::expect_error([] { make_loss("mcl:schedule=wavy", {0, 1, 10}); }, ErrorCode::kInvalidArgument, "wavy");
+  test::expect_error([] { make_loss("mcl:block=-2", {0, 1, 10}); }, ErrorCode::kInvalidArgument, "block must be >= 0");
+  EXPECT_EQ(dynamic_cast<SupervisedContrastiveLoss&>(*make_loss("supcon:block=64", {0, 1, 10})).block_rows(), 64);
   test::expect_error([] { loss_registry().add({"ff", "again", {}}, LossFactory{}); }, ErrorCode::kInvalidArgument,
                      "duplicate provider name 'ff'");
 }

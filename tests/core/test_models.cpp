@@ -30,6 +30,25 @@ TEST_F(ModelTest, VitHandlesNonSquareImagesAndChannelCounts) {
   }
 }
 
+TEST_F(ModelTest, OneRowInferenceMatchesTheBatchedProduct) {
+  // A single row without autograd takes the matrix-vector path; it must agree with the GEMM path.
+  ModelOptions o;
+  o.embed_dim = 50;
+  o.num_layers = 2;
+  Network net(o, false);
+  net->reset_parameters(3);
+  Head head(50, 10);
+  const auto x = net->encode_input(torch::rand({2, 1, 28, 28}));
+  torch::NoGradGuard no_grad;
+  auto batched = x, single = x.narrow(0, 0, 1);
+  for (int64_t l = 0; l < 2; ++l) {
+    batched = net->forward_layer(l, batched);
+    single = net->forward_layer(l, single);
+  }
+  EXPECT_TRUE(torch::allclose(single, batched.narrow(0, 0, 1), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(head->forward(single), head->forward(batched).narrow(0, 0, 1), 1e-5, 1e-6));
+}
+
 TEST_F(ModelTest, PatchifyKeepsEveryPixelOnce) {
   const auto img = torch::arange(2 * 3 * 4 * 8, torch::kFloat).view({2, 3, 4, 8});
   const auto p = patchify(img, 2);

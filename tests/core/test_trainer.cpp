@@ -129,7 +129,26 @@ TEST_F(TrainerTest, ThreadSettingsReachOpenBlas) {
   set_threads(2, 0);  // 1 next to a multi-threaded LibTorch (pthreads OpenBLAS), else 2
   EXPECT_TRUE(blas_threads() == 1 || blas_threads() == 2) << blas_threads();
   test::expect_error([] { set_threads(1, -1); }, ErrorCode::kInvalidArgument, "blas threads must be >= 0");
+  // Both automatic: fp32 hands every core to a pthreads OpenBLAS, bf16 to LibTorch.
+  const int64_t cores = available_cores();
+  set_threads(0, 0, Precision::kFloat32);
+  const bool own_pool = torch::get_num_threads() == 1 && blas_threads() == cores;
+  EXPECT_TRUE(own_pool || (torch::get_num_threads() == cores && blas_threads() == cores))
+      << torch::get_num_threads() << "/" << blas_threads();
+  set_threads(0, 0, Precision::kBFloat16);
+  EXPECT_EQ(torch::get_num_threads(), cores);
+  EXPECT_EQ(blas_threads(), own_pool && cores > 1 ? 1 : cores);
   set_threads(1, 1);
+}
+
+TEST_F(TrainerTest, AutoPrecisionFollowsTheMachine) {
+  EXPECT_EQ(resolve_precision(Precision::kAuto, torch::kCPU), cpu_has_bf16() ? Precision::kBFloat16 : Precision::kFloat32);
+  EXPECT_EQ(resolve_precision(Precision::kFloat32, torch::kCPU), Precision::kFloat32);
+  EXPECT_EQ(resolve_precision(Precision::kBFloat16, torch::kCPU), Precision::kBFloat16);
+  Config c = test::tiny_mlp();
+  c.train.precision = Precision::kAuto;
+  EXPECT_EQ(Trainer(c).precision(), resolve_precision(Precision::kAuto, torch::kCPU));
+  EXPECT_EQ(Config::from_json(c.to_json()).train.precision, Precision::kAuto);
 }
 
 TEST_F(TrainerTest, StepByStepApiMatchesItsContract) {

@@ -177,7 +177,7 @@ TEST(PluginLoader, SearchPathHasTheInstalledFolder) {
   const auto path = plugin_search_path();
   ASSERT_FALSE(path.empty());
   EXPECT_NE(path.back().find("cff/plugins"), std::string::npos);
-  EXPECT_EQ(plugin_abi_version(), 1);
+  EXPECT_EQ(plugin_abi_version(), 2);
 }
 
 }  // namespace

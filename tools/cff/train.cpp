@@ -22,7 +22,7 @@ constexpr int64_t kMinAutoSide = 4, kLargeAutoSide = 1024;  // the first image's
 
 struct TrainArgs {
   std::string data, out, config_file, algo = "cff+m", arch = "mlp", loss, augment, device = "auto",
-                                      precision = "fp32", ff_predict = "goodness", lr_schedule = "auto", topk = "1",
+                                      precision = "auto", ff_predict = "goodness", lr_schedule = "auto", topk = "1",
                                       report;
   int64_t embed = 500, layers = 3, heads = 4, patch = 4, views = 2, batch = 512, epochs = 10, head_epochs = 10,
           threads = 0, blas_threads = 0, report_samples = 2000;
@@ -89,8 +89,11 @@ Config build_config(const TrainArgs& a, const CLI::App& cmd, const ImageSource& 
   if (given("--seed")) c.train.seed = a.seed;
   if (given("--device")) c.train.device = a.device;
   if (given("--precision")) {
-    CFF_CHECK(a.precision == "fp32" || a.precision == "bf16", "--precision must be fp32 or bf16");
-    c.train.precision = a.precision == "bf16" ? Precision::kBFloat16 : Precision::kFloat32;
+    CFF_CHECK(a.precision == "fp32" || a.precision == "bf16" || a.precision == "auto",
+              "--precision must be auto, fp32 or bf16");
+    c.train.precision = a.precision == "bf16"   ? Precision::kBFloat16
+                        : a.precision == "fp32" ? Precision::kFloat32
+                                                : Precision::kAuto;
   }
   if (given("--threads")) c.train.threads = a.threads;
   if (given("--blas-threads")) c.train.blas_threads = a.blas_threads;
@@ -203,7 +206,7 @@ int run(const TrainArgs& a, const CLI::App& cmd) {
                  a.data.c_str(), to_string(detect_format(a.data)).c_str(), (long long)source->size(),
                  (long long)source->channels, (long long)source->height, (long long)source->width,
                  (long long)source->num_classes, trainer->device().str().c_str(),
-                 to_string(c.train.precision).c_str(), torch::get_num_threads(), (long long)blas_threads());
+                 to_string(trainer->precision()).c_str(), torch::get_num_threads(), (long long)blas_threads());
 
   FitHooks hooks;
   hooks.on_progress = [&](const Progress& p) { printer.batch(p); };
@@ -229,6 +232,7 @@ int run(const TrainArgs& a, const CLI::App& cmd) {
               {"seconds", seconds},
               {"best_epoch", result.best_epoch},
               {"train_images", source->size()},
+              {"precision", to_string(trainer->precision())},
               {"threads", torch::get_num_threads()},
               {"blas_threads", blas_threads()},
               {"skipped_files", files->bad_files().size()}};
@@ -306,7 +310,9 @@ Command add_train(CLI::App& app) {
          "random seed")
       ->default_str("0");
   cmd->add_option("--device", a->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
-  cmd->add_option("--precision", a->precision, "fp32 or bf16")->capture_default_str();
+  cmd->add_option("--precision", a->precision,
+                  "auto (bf16 on CUDA and on CPUs with AMX/AVX512-BF16, else fp32), fp32 or bf16")
+      ->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads for training (0 = all cores)")->capture_default_str();
   cmd->add_option("--blas-threads", a->blas_threads,
                   "OpenBLAS threads (0 = 1 next to a multi-threaded LibTorch for a pthreads OpenBLAS, else --threads)")

@@ -66,6 +66,7 @@ class Algorithm(enum.IntEnum):
 class Precision(enum.IntEnum):
     FLOAT32 = 0
     BFLOAT16 = 1
+    AUTO = 2  # bf16 on CUDA and on CPUs with AMX/AVX512-BF16, else float32 (the default)
 
 
 class Pooling(enum.IntEnum):

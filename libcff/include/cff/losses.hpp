@@ -49,17 +49,27 @@ class LocalLoss {
 /// Supervised contrastive loss (Khosla et al.; the paper's Eq. for CFF), "sum outside the log",
 /// with an optional margin m added to positive cosines before the temperature: min(s + m, 1)
 /// (the paper's marginal contrastive loss, CFF+M). Anchors without positives contribute 0.
+///
+/// Fused: the value and its analytic gradient are computed together in one pass over row tiles
+/// of the 2N x 2N similarity matrix (two products: S = Z Z^T and (G + G^T) Z); backward only
+/// scales the stored gradient. `block_rows` rows of S are live at a time: 0 (default) = the
+/// whole matrix up to 4096 rows, tiles of 256 rows above (extra memory O(2N x 256) instead of
+/// O((2N)^2)); any other value forces tiles of that many rows. Under bf16 autocast both products
+/// run in bf16; exp, log and sums stay in the features' dtype. The features' dtype may be float32
+/// or float64 (then everything is float64).
 class SupervisedContrastiveLoss : public LocalLoss {
  public:
-  explicit SupervisedContrastiveLoss(double temperature = 0.15, double margin = 0.0);
+  explicit SupervisedContrastiveLoss(double temperature = 0.15, double margin = 0.0, int64_t block_rows = 0);
   LossInputs inputs() const override { return LossInputs::kViews; }
   torch::Tensor forward(const LossBatch& batch) override;
   double temperature() const { return temperature_; }
   double margin() const { return margin_; }
+  int64_t block_rows() const { return block_rows_; }
 
  private:
   double temperature_;
   double margin_;
+  int64_t block_rows_;
 };
 
 /// Per-layer margins m_l for CFF+M, l = 0 .. L-1 (the authors' four schedules).
@@ -95,6 +105,13 @@ class SymBaLoss : public LocalLoss {
   double alpha_;
 };
 
+/// A scalar `value` whose gradient with respect to `input` is `gradient`, computed together
+/// with it (an analytic gradient, as the fused contrastive loss and C-ABI plugin losses have):
+/// the result is `value` wired into autograd, and backward multiplies `gradient` by the incoming
+/// gradient. `gradient` must have input's shape; both are kept until backward runs.
+torch::Tensor with_precomputed_gradient(const torch::Tensor& input, const torch::Tensor& value,
+                                        const torch::Tensor& gradient);
+
 /// Goodness g = mean(z^2) over the feature dimension: N x D -> N.
 torch::Tensor goodness(const torch::Tensor& z);
 
@@ -104,8 +121,9 @@ using LossFactory = std::function<std::unique_ptr<LocalLoss>(const Params&, cons
 using LossRegistry = Registry<LossFactory>;
 
 /// The process-wide loss registry, holding the built-ins:
-///  - "supcon"  (tau=0.15)                                    supervised contrastive (CFF)
-///  - "mcl"     (tau=0.15, m0=0.4, mL=0.1, schedule=linear, k=1) marginal contrastive (CFF+M)
+///  - "supcon"  (tau=0.15, block=0)                           supervised contrastive (CFF)
+///  - "mcl"     (tau=0.15, m0=0.4, mL=0.1, schedule=linear, k=1, block=0) marginal contrastive (CFF+M)
+///  (block: rows of the similarity matrix per tile; 0 = automatic, see SupervisedContrastiveLoss)
 ///  - "ff"      (theta=2)                                      Forward-Forward goodness
 ///  - "symba"   (alpha=1)                                      SymBa
 LossRegistry& loss_registry();

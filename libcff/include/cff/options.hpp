@@ -20,7 +20,10 @@ enum class Algorithm {
 };
 
 /// Floating-point mode of the forward and backward passes. Losses always run in float32.
-enum class Precision { kFloat32, kBFloat16 };
+/// kAuto (the default) is resolved per machine when a Trainer is made (resolve_precision()):
+/// bf16 on CUDA and on CPUs with AMX-BF16 or AVX512-BF16, float32 elsewhere, where bf16 products
+/// are emulated (measured 15-30x slower than float32 on an AVX2 host).
+enum class Precision { kFloat32, kBFloat16, kAuto };
 
 /// How fit() moves the learning rate over a stage (stage 1, the head's stage 2, or BP's run).
 enum class LrSchedule {
@@ -82,11 +85,11 @@ struct TrainOptions {
   FFPrediction ff_prediction = FFPrediction::kGoodness;
   uint64_t seed = 0;              ///< seeds initialisation, augmentation, shuffling, split, FF labels
   std::string device = "auto";    ///< "auto" (CUDA when present), "cpu", "cuda", "cuda:N"
-  Precision precision = Precision::kFloat32;
+  Precision precision = Precision::kAuto;
   bool tf32 = true;               ///< allow TF32 matmuls on CUDA (no effect on CPU)
-  int64_t threads = 0;            ///< CPU threads; 0 = every available core
-  /// OpenBLAS threads (it ignores LibTorch's setting). 0 = 1 for a pthreads OpenBLAS next to a
-  /// multi-threaded LibTorch (their pools contend), else `threads` (see set_threads()).
+  int64_t threads = 0;            ///< LibTorch's CPU threads; 0 = automatic (see set_threads())
+  /// OpenBLAS threads (it ignores LibTorch's setting); 0 = automatic. Both 0: fp32 on the CPU
+  /// gives a pthreads OpenBLAS every core and LibTorch 1 thread, bf16 the reverse (set_threads()).
   int64_t blas_threads = 0;
   /// Per-channel input normalisation, applied to images scaled to [0,1]. Empty = computed from
   /// the training set by fit(), or none (mean 0, std 1) when the trainer is driven step by step.

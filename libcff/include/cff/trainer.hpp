@@ -87,6 +87,9 @@ class Trainer {
 
   const Config& config() const;
   torch::Device device() const;
+  /// The precision the trainer computes in: config().train.precision with kAuto resolved for
+  /// this machine and device (resolve_precision()).
+  Precision precision() const;
   int64_t num_layers() const;
 
   // ---- stage 1, step by step --------------------------------------------------------------------

@@ -28,7 +28,8 @@ struct EnumNames<Algorithm> {
 };
 template <>
 struct EnumNames<Precision> {
-  static constexpr std::pair<Precision, const char*> v[] = {{Precision::kFloat32, "fp32"}, {Precision::kBFloat16, "bf16"}};
+  static constexpr std::pair<Precision, const char*> v[] = {{Precision::kFloat32, "fp32"}, {Precision::kBFloat16, "bf16"},
+                                                             {Precision::kAuto, "auto"}};
 };
 template <>
 struct EnumNames<Pooling> {

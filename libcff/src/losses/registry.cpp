@@ -37,6 +37,8 @@ std::string trim(const std::string& s) {
   if (b == std::string::npos) return "";
   return s.substr(b, s.find_last_not_of(" \t") - b + 1);
 }
+
+constexpr const char* kBlockHelp = "rows of the similarity matrix per tile (0 = whole up to 4096 rows)";
 }  // namespace
 
 Spec Spec::parse(const std::string& text) {
@@ -79,16 +81,17 @@ LossRegistry& loss_registry() {
   static LossRegistry* registry = [] {
     auto* r = new LossRegistry();  // never destroyed: plugins may unregister during static teardown
     r->add({"supcon", "supervised contrastive loss on the L2-normalised pooled features (CFF)",
-            {{"tau", "0.15", "temperature"}}},
+            {{"tau", "0.15", "temperature"}, {"block", "0", kBlockHelp}}},
            [](const Params& p, const LossContext&) {
-             return std::make_unique<SupervisedContrastiveLoss>(p.get_double("tau"), 0.0);
+             return std::make_unique<SupervisedContrastiveLoss>(p.get_double("tau"), 0.0, p.get_int("block"));
            });
     r->add({"mcl", "marginal contrastive loss: positive cosines s -> min(s + m_l, 1) (CFF+M)",
             {{"tau", "0.15", "temperature"},
              {"m0", "0.4", "margin of the first layer"},
              {"mL", "0.1", "margin of the last layer"},
              {"schedule", "linear", "linear, parabolic, cosine or exponential"},
-             {"k", "1", "shape exponent of the non-linear schedules"}}},
+             {"k", "1", "shape exponent of the non-linear schedules"},
+             {"block", "0", kBlockHelp}}},
            [](const Params& p, const LossContext& ctx) {
              MarginSchedule s;
              s.kind = MarginSchedule::parse_kind(p.text("schedule"));
@@ -96,8 +99,8 @@ LossRegistry& loss_registry() {
              s.mL = p.get_double("mL");
              s.k = p.get_double("k");
              CFF_CHECK(s.k > 0, "mcl: k must be > 0");
-             return std::make_unique<SupervisedContrastiveLoss>(p.get_double("tau"),
-                                                                s.margin(ctx.layer, ctx.num_layers));
+             return std::make_unique<SupervisedContrastiveLoss>(
+                 p.get_double("tau"), s.margin(ctx.layer, ctx.num_layers), p.get_int("block"));
            });
     r->add({"ff", "Forward-Forward goodness loss: softplus(theta - g+), softplus(g- - theta)",
             {{"theta", "2", "goodness threshold"}}},

@@ -6,6 +6,7 @@
 
 #include "cff/error.hpp"
 #include "cff/model.hpp"
+#include "cff/runtime.hpp"
 
 namespace cff {
 namespace F = torch::nn::functional;
@@ -19,11 +20,23 @@ torch::Tensor patchify(const torch::Tensor& images, int64_t p) {
 
 // ---- layers -------------------------------------------------------------------------------------
 
+namespace {
+// fc(x), but one row without autograd or autocast goes through a matrix-vector product: for a
+// one-row GEMM OpenBLAS (0.3.21) packs the whole weight first, 67% of a one-image MLP predict;
+// gemv reads the weight once (one-image cff_predict on MLP[500 3]: see README, Speed).
+torch::Tensor linear(torch::nn::Linear& fc, const torch::Tensor& x) {
+  if (x.dim() == 2 && x.size(0) == 1 && !torch::GradMode::is_enabled() && x.scalar_type() == fc->weight.scalar_type() &&
+      !autocast_dtype(x.device()))
+    return torch::addmv(fc->bias, fc->weight, x[0]).unsqueeze(0);
+  return fc->forward(x);
+}
+}  // namespace
+
 MlpLayerImpl::MlpLayerImpl(int64_t in_features, int64_t out_features) {
   fc = register_module("fc", torch::nn::Linear(in_features, out_features));
 }
 
-torch::Tensor MlpLayerImpl::forward(const torch::Tensor& x) { return torch::relu(fc->forward(x)); }
+torch::Tensor MlpLayerImpl::forward(const torch::Tensor& x) { return torch::relu(linear(fc, x)); }
 
 SelfAttentionImpl::SelfAttentionImpl(int64_t dim, int64_t heads) : heads_(heads) {
   qkv = register_module("qkv", torch::nn::Linear(dim, 3 * dim));
@@ -188,7 +201,7 @@ HeadImpl::HeadImpl(int64_t in_features, int64_t num_classes) {
 torch::Tensor HeadImpl::forward(const torch::Tensor& z) {
   // The norm runs in float32 (its parameters' type) whatever autocast made of z: an MLP's
   // features are bf16 under bf16 autocast; a ViT's residual stream is already float32.
-  return fc->forward(norm->forward(z.to(torch::kFloat)));
+  return linear(fc, norm->forward(z.to(torch::kFloat)));
 }
 
 }  // namespace cff

@@ -22,6 +22,7 @@
 #include "cff/runtime.hpp"
 #include "cff/plugins.hpp"
 #include "cff/version.hpp"
+#include "host.hpp"
 
 namespace cff {
 namespace fs = std::filesystem;
@@ -156,21 +157,6 @@ std::vector<ParamSpec> param_specs(const cff_plugin_param* params, uint32_t coun
 
 // ---- C-ABI losses ---------------------------------------------------------------------------------
 
-class CLoss;
-
-// The value and the plugin's analytic gradient, wired into autograd: backward multiplies the
-// saved gradient by the incoming one, so a C loss trains exactly like a built-in.
-struct CLossFunction : public torch::autograd::Function<CLossFunction> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor z, torch::Tensor labels,
-                               const CLoss* loss, int64_t sets, bool need_gradient);
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grad_output) {
-    const auto saved = ctx->get_saved_variables();
-    return {saved[0] * grad_output[0].to(saved[0].scalar_type()), torch::Tensor(), torch::Tensor(), torch::Tensor(),
-            torch::Tensor()};
-  }
-};
-
 class CLoss : public LocalLoss {
  public:
   CLoss(LibraryPtr lib, const cff_plugin_loss* entry, void* instance)
@@ -196,7 +182,9 @@ class CLoss : public LocalLoss {
     auto z = f.size() == 1 ? f[0] : torch::cat(f, 0);
     if (!z.is_floating_point()) z = z.to(torch::kFloat);
     const bool need = torch::GradMode::is_enabled() && z.requires_grad();
-    return CLossFunction::apply(z, batch.labels, this, static_cast<int64_t>(f.size()), need);
+    // The plugin's analytic gradient is wired into autograd, so a C loss trains like a built-in.
+    auto [value, gradient] = evaluate(z, batch.labels, static_cast<int64_t>(f.size()), need);
+    return need ? with_precomputed_gradient(z, value, gradient) : value;
   }
 
   // Calls the plugin on host copies; returns the loss (a float32 scalar) and its gradient
@@ -247,13 +235,6 @@ class CLoss : public LocalLoss {
   const cff_plugin_loss* entry_;
   void* instance_;
 };
-
-torch::Tensor CLossFunction::forward(torch::autograd::AutogradContext* ctx, torch::Tensor z, torch::Tensor labels,
-                                     const CLoss* loss, int64_t sets, bool need_gradient) {
-  auto [value, grad] = loss->evaluate(z, labels, sets, need_gradient);
-  ctx->save_for_backward({grad});
-  return value;
-}
 
 // ---- C-ABI augmentations -------------------------------------------------------------------------
 
@@ -426,7 +407,7 @@ LossFactory loss_factory(const LibraryPtr& lib, const cff_plugin_loss* e, bool c
     const cff_plugin_loss_context c{ctx.layer, ctx.num_layers, ctx.num_classes};
     void* instance = nullptr;
     char message[kMessageSize] = {0};
-    const int32_t status = e->create(values.data(), &c, &instance, message, sizeof message);
+    const int32_t status = e->create(&detail::plugin_host(), values.data(), &c, &instance, message, sizeof message);
     CFF_CHECK_CODE(status == 0, ErrorCode::kPlugin, who, ": create failed (status ", status,
                    "): ", message_text(message));
     return std::make_unique<CLoss>(lib, e, instance);
@@ -449,7 +430,7 @@ AugmentFactory augment_factory(const LibraryPtr& lib, const cff_plugin_augmentat
     }
     void* instance = nullptr;
     char message[kMessageSize] = {0};
-    const int32_t status = e->create(values.data(), &instance, message, sizeof message);
+    const int32_t status = e->create(&detail::plugin_host(), values.data(), &instance, message, sizeof message);
     CFF_CHECK_CODE(status == 0, ErrorCode::kPlugin, who, ": create failed (status ", status,
                    "): ", message_text(message));
     return std::make_unique<CAugmentation>(lib, e, instance);

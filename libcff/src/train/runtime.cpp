@@ -1,5 +1,8 @@
 // Device resolution, thread settings and autocast across LibTorch 1.13 and 2.x.
 #include <ATen/autocast_mode.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <dlfcn.h>
 #include <malloc.h>
 #include <sched.h>
@@ -54,25 +57,35 @@ Fn openblas(const char* name) {
   return reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, name));
 }
 
-// OpenBLAS's own thread count for `threads` LibTorch threads. A pthreads OpenBLAS (Debian's
-// default) runs a thread pool of its own next to LibTorch's OpenMP pool; with both at every core
-// they contend, and one BLAS thread is faster (measured here on 2 cores, bench_train_step: fp32
-// MLP[500 3] step 161 ms at 2/1 vs 263 ms at 2/2, ViT[128 4 5] 868 vs 1427 ms; bf16 equal). An
-// OpenMP OpenBLAS shares LibTorch's pool and gets the same count.
-int64_t default_blas_threads(int64_t threads) {
+// A pthreads OpenBLAS (Debian's default) runs a thread pool of its own next to LibTorch's OpenMP
+// pool; with both at every core they contend (OpenMP's workers spin between regions). An OpenMP
+// OpenBLAS shares LibTorch's pool.
+bool blas_has_own_pool() {
   const auto parallel = openblas<int (*)()>("openblas_get_parallel");
-  const bool own_pool = parallel == nullptr || parallel() == 1;
-  return own_pool && threads > 1 ? 1 : threads;
+  return parallel == nullptr || parallel() == 1;
 }
 }  // namespace
 
-void set_threads(int64_t n, int64_t blas) {
-  CFF_CHECK(n >= 0, "threads must be >= 0 (0 = every core), got ", n);
-  CFF_CHECK(blas >= 0, "blas threads must be >= 0 (0 = the default for the OpenBLAS build), got ", blas);
-  const int64_t threads = n == 0 ? available_cores() : n;
+void set_threads(int64_t n, int64_t blas, Precision precision) {
+  CFF_CHECK(n >= 0, "threads must be >= 0 (0 = automatic), got ", n);
+  CFF_CHECK(blas >= 0, "blas threads must be >= 0 (0 = automatic), got ", blas);
+  const int64_t cores = available_cores();
+  const bool own_pool = blas_has_own_pool();
+  int64_t threads = n, blas_count = blas;
+  if (n == 0 && blas == 0 && own_pool && resolve_precision(precision, torch::kCPU) == Precision::kFloat32) {
+    // fp32 steps are mostly OpenBLAS products: give its pool every core and LibTorch one thread
+    // (measured on 2 cores, fused loss, LibTorch/OpenBLAS threads: MLP[500 3] b512 233 ms at 1/2,
+    // 336 at 2/1, 381 at 2/2, 372 at 1/1; ViT[128 4 5] b128 2072 / 2352 / 2412 / 2527 ms).
+    threads = 1;
+    blas_count = cores;
+  } else {
+    // bf16 products run in oneDNN on LibTorch's pool: every core there, one for a separate
+    // OpenBLAS pool (bf16 steps measured equal at 2/1 and 2/2).
+    if (threads == 0) threads = cores;
+    if (blas_count == 0) blas_count = own_pool && threads > 1 ? 1 : threads;
+  }
   torch::set_num_threads(int(threads));
-  if (const auto set = openblas<void (*)(int)>("openblas_set_num_threads"))
-    set(int(blas == 0 ? default_blas_threads(threads) : blas));
+  if (const auto set = openblas<void (*)(int)>("openblas_set_num_threads")) set(int(blas_count));
 }
 
 int64_t blas_threads() {
@@ -92,8 +105,45 @@ void tune_allocator() {
   });
 }
 
+bool cpu_has_bf16() {
+  static const bool has = [] {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid_max(0, nullptr) < 7) return false;
+    __cpuid_count(7, 0, a, b, c, d);
+    const bool amx_bf16 = (d >> 22) & 1u;
+    __cpuid_count(7, 1, a, b, c, d);
+    const bool avx512_bf16 = (a >> 5) & 1u;
+    return amx_bf16 || avx512_bf16;
+#else
+    return false;
+#endif
+  }();
+  return has;
+}
+
+Precision resolve_precision(Precision precision, const torch::Device& device) {
+  if (precision != Precision::kAuto) return precision;
+  return device.is_cuda() || cpu_has_bf16() ? Precision::kBFloat16 : Precision::kFloat32;
+}
+
+std::optional<torch::ScalarType> autocast_dtype(const torch::Device& device) {
+#ifdef CFF_AUTOCAST_DEVICE_TYPED
+  const auto type = device.is_cuda() ? at::kCUDA : at::kCPU;
+  if (!at::autocast::is_autocast_enabled(type)) return std::nullopt;
+  return at::autocast::get_autocast_dtype(type);
+#else
+  if (device.is_cuda()) {
+    if (!at::autocast::is_enabled()) return std::nullopt;
+    return at::autocast::get_autocast_gpu_dtype();
+  }
+  if (!at::autocast::is_cpu_enabled()) return std::nullopt;
+  return at::autocast::get_autocast_cpu_dtype();
+#endif
+}
+
 AutocastGuard::AutocastGuard(const torch::Device& device, Precision precision) {
-  if (precision != Precision::kBFloat16) return;
+  if (resolve_precision(precision, device) != Precision::kBFloat16) return;
   active_ = true;
   cuda_ = device.is_cuda();
 #ifdef CFF_AUTOCAST_DEVICE_TYPED

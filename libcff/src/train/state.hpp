@@ -26,7 +26,7 @@ struct Trainer::State {
   std::unique_ptr<torch::optim::AdamW> head_opt;                // stage 2 (BP: the whole network)
   AugmentPipeline augment;
   std::mt19937_64 rng;
-  torch::Tensor mean, inv_std;  // 1 x C x 1 x 1 on device
+  torch::Tensor mean, inv_std, shift;  // 1 x C x 1 x 1 on device; shift = -mean * inv_std
 
   int64_t stage = 1;  // 1 encoder, 2 head, 3 done
   int64_t epoch = 0;  // completed epochs of the current stage
@@ -50,6 +50,7 @@ struct Trainer::State {
   torch::Tensor head_features(const torch::Tensor& normalized);  // no grad
   double head_step(const torch::Tensor& images, const torch::Tensor& labels, bool update, bool augment);
   torch::Tensor scores(const torch::Tensor& images);  // N x C, float32
+  std::pair<torch::Tensor, bool> raw_scores(const torch::Tensor& images);  // logits (true) or FF goodness
   torch::Tensor embed(const torch::Tensor& images, int64_t layer);
   Evaluation evaluate(const Dataset& data, const std::vector<int64_t>& ks);
   FitResult fit(const Dataset& train, const FitHooks& hooks);

@@ -23,7 +23,7 @@ torch::optim::AdamW make_adamw(std::vector<torch::Tensor> params, double lr, dou
 Trainer::State::State(const Config& config) : cfg(config) {
   cfg.validate();
   device = resolve_device(cfg.train.device);
-  set_threads(cfg.train.threads, cfg.train.blas_threads);
+  set_threads(cfg.train.threads, cfg.train.blas_threads, resolve_precision(cfg.train.precision, device));
   tune_allocator();
   if (device.is_cuda()) {
     at::globalContext().setAllowTF32CuBLAS(cfg.train.tf32);
@@ -92,6 +92,7 @@ void Trainer::State::set_normalization(const std::vector<double>& m, const std::
   inv_std = s.empty() ? torch::ones({1, c, 1, 1}, opts) : (1.0 / torch::tensor(s, opts)).view({1, c, 1, 1});
   mean = mean.to(device);
   inv_std = inv_std.to(device);
+  shift = -mean * inv_std;  // (x - mean) / std = shift + x * inv_std, one op per batch
 }
 
 torch::Tensor Trainer::State::to_input(const torch::Tensor& images) const {
@@ -113,7 +114,7 @@ torch::Tensor Trainer::State::to_input(const torch::Tensor& images) const {
   return x;
 }
 
-torch::Tensor Trainer::State::normalize(const torch::Tensor& x) const { return (x - mean) * inv_std; }
+torch::Tensor Trainer::State::normalize(const torch::Tensor& x) const { return torch::addcmul(shift, x, inv_std); }
 
 LayerBatch Trainer::State::prepare(const torch::Tensor& images, const torch::Tensor& labels, bool do_augment) {
   const int64_t classes = cfg.model.num_classes;
@@ -252,7 +253,18 @@ double Trainer::State::head_step(const torch::Tensor& images, const torch::Tenso
 }
 
 torch::Tensor Trainer::State::scores(const torch::Tensor& images) {
-  torch::NoGradGuard no_grad;
+  // Inference mode skips autograd's bookkeeping on every op, most of a one-image call's cost;
+  // the last op runs outside it so that callers get ordinary tensors.
+  torch::Tensor out;
+  bool probabilities = true;
+  {
+    c10::InferenceMode inference;
+    std::tie(out, probabilities) = raw_scores(images);
+  }
+  return probabilities ? torch::softmax(out, 1) : out.clone();
+}
+
+std::pair<torch::Tensor, bool> Trainer::State::raw_scores(const torch::Tensor& images) {
   const auto x = normalize(to_input(images));
   const bool ff = net->label_input();
   if (ff && cfg.train.ff_prediction == FFPrediction::kGoodness) {
@@ -268,7 +280,7 @@ torch::Tensor Trainer::State::scores(const torch::Tensor& images) {
         h = net->between_layers(h);
       }
     }
-    return total;
+    return {total, false};
   }
   torch::Tensor logits;
   if (is_bp()) {
@@ -281,7 +293,7 @@ torch::Tensor Trainer::State::scores(const torch::Tensor& images) {
     AutocastGuard autocast(device, cfg.train.precision);
     logits = head->forward(features);
   }
-  return torch::softmax(logits.to(torch::kFloat), 1);
+  return {logits.to(torch::kFloat), true};
 }
 
 torch::Tensor Trainer::State::embed(const torch::Tensor& images, int64_t layer) {
@@ -361,6 +373,10 @@ Trainer& Trainer::operator=(Trainer&&) noexcept = default;
 
 const Config& Trainer::config() const { return s_->cfg; }
 torch::Device Trainer::device() const { return s_->device; }
+Precision Trainer::precision() const {
+  CFF_LOCKED;
+  return resolve_precision(s_->cfg.train.precision, s_->device);
+}
 int64_t Trainer::num_layers() const { return s_->net->num_layers(); }
 int64_t Trainer::stage() const { CFF_LOCKED; return s_->stage; }
 int64_t Trainer::epoch() const { CFF_LOCKED; return s_->epoch; }

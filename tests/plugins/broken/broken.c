@@ -10,9 +10,9 @@
 #define BROKEN_NAME "broken"
 #endif
 
-static int32_t create(const cff_plugin_value* v, const cff_plugin_loss_context* ctx, void** instance, char* message,
-                      size_t size) {
-  (void)v, (void)ctx, (void)message, (void)size;
+static int32_t create(const cff_plugin_host* host, const cff_plugin_value* v, const cff_plugin_loss_context* ctx,
+                      void** instance, char* message, size_t size) {
+  (void)host, (void)v, (void)ctx, (void)message, (void)size;
   *instance = NULL;
   return 0;
 }
@@ -42,8 +42,9 @@ static int32_t forward(void* instance, const cff_plugin_loss_batch* b, cff_plugi
   return 0;
 }
 
-static int32_t aug_create(const cff_plugin_value* v, void** instance, char* message, size_t size) {
-  (void)v;
+static int32_t aug_create(const cff_plugin_host* host, const cff_plugin_value* v, void** instance, char* message,
+                          size_t size) {
+  (void)host, (void)v;
 #if defined(BROKEN_CREATE_FAIL)
   snprintf(message, size, "cannot create");
   return 4;

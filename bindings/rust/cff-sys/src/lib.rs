@@ -66,6 +66,8 @@ pub enum cff_algorithm {
 pub enum cff_precision {
     CFF_PRECISION_FLOAT32 = 0,
     CFF_PRECISION_BFLOAT16 = 1,
+    /// bf16 on CUDA and on CPUs with AMX/AVX512-BF16, else float32 (the default).
+    CFF_PRECISION_AUTO = 2,
 }
 
 #[repr(C)]
