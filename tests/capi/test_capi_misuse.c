@@ -204,7 +204,7 @@ static void bad_values(void) {
   CHECK_CODE(cff_options_set_threads(o, -2), bad, "threads");
   CHECK_CODE(cff_options_set_arch(o, (cff_arch)7), bad, "arch 7 is unknown");
   CHECK_CODE(cff_options_set_algorithm(o, (cff_algorithm)-1), bad, "algorithm");
-  CHECK_CODE(cff_options_set_precision(o, (cff_precision)2), bad, "precision");
+  CHECK_CODE(cff_options_set_precision(o, (cff_precision)3), bad, "precision");
   CHECK_CODE(cff_options_set_pooling(o, (cff_pooling)2), bad, "pooling");
   CHECK_CODE(cff_options_set_ff_prediction(o, (cff_ff_prediction)2), bad, "ff_prediction");
   CHECK_CODE(cff_options_set_normalization(o, mean, std_, 2), bad, "one value per channel");
