@@ -127,6 +127,14 @@ func SetThreads(threads int) error {
 // PluginABIVersion is the plugin ABI version the library loads.
 func PluginABIVersion() uint32 { return uint32(C.cff_plugin_abi_version()) }
 
+// SetLimit sets one of the input limits (cff_limit_set): "max_image_pixels", "max_file_bytes",
+// "max_data_bytes" or "max_parameters".
+func SetLimit(name string, value int64) error {
+	s := C.CString(name)
+	defer C.free(unsafe.Pointer(s))
+	return statusError(C.cff_limit_set(s, C.int64_t(value)))
+}
+
 // LoadPlugin loads a loss/augmentation plugin (a shared library) and returns the plugin's name;
 // its providers are then usable by name in loss/augment specs. The error (code ErrPlugin) names
 // the file and the problem.

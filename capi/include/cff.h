@@ -117,7 +117,8 @@ CFF_API void cff_string_free(char* string);
 /** Element type of an image buffer. */
 typedef enum cff_dtype {
   CFF_DTYPE_UINT8 = 0,  /**< 0..255 */
-  CFF_DTYPE_FLOAT32 = 1 /**< 0..1; NaN or Inf gives ::CFF_CODE_NUMERICS */
+  CFF_DTYPE_FLOAT32 = 1 /**< 0..1; NaN or Inf gives ::CFF_CODE_NUMERICS, a finite value outside
+                           [-0.01, 1.01] (another scale) ::CFF_CODE_INVALID_ARGUMENT */
 } cff_dtype;
 
 /** Memory order of an image buffer (row-major in both cases). */
@@ -293,12 +294,17 @@ CFF_API cff_status* cff_model_create_json(const char* json, cff_model** out_mode
 CFF_API void cff_model_free(cff_model* model);
 
 /** Reads a checkpoint written by cff_model_save() (or the C++ API / the `cff` tool) into a new
- *  model. `device` overrides the saved device; NULL or "" keeps it. Errors: IO (missing or
- *  unreadable file), FORMAT (corrupt, truncated or not a checkpoint), UNSUPPORTED (device). */
+ *  model. `device` overrides the saved device; NULL or "" keeps it. The file's config is checked
+ *  against the input limits (cff_limit_set()) and every tensor's shape against the model it
+ *  describes before the model is used. Errors: IO (missing or unreadable file, a folder, a FIFO
+ *  or device), FORMAT (corrupt, truncated, not a checkpoint, above a limit, tensors of another
+ *  shape), UNSUPPORTED (device), OUT_OF_MEMORY. */
 CFF_API cff_status* cff_model_load(const char* path, const char* device, cff_model** out_model);
 
-/** Writes config, weights, optimizer states, progress and RNG state to `path` atomically (temp file
- *  + rename). Errors: IO. */
+/** Writes config, weights, optimizer states, progress and RNG state to `path` atomically: a temp
+ *  file `path.tmp.<pid>` fsync'ed, renamed over `path`, then the folder fsync'ed. Temp files of
+ *  processes that no longer exist (killed during a save) are removed first. A model whose weights
+ *  are not finite is never written (`path` keeps its content). Errors: IO, NUMERICS. */
 CFF_API cff_status* cff_model_save(cff_model* model, const char* path);
 
 /** Replaces the model's whole state with a checkpoint's. All or nothing: on error (IO, FORMAT, or
@@ -356,7 +362,9 @@ CFF_API cff_status* cff_train_layer(cff_model* model, cff_layer_batch* layer_bat
  *  augmentation and cff_train_layer() for l = 0..L-1. Writes the per-layer losses to
  *  `out_losses[0 .. L-1]` (backprop: one end-to-end update, one cross-entropy); `losses_capacity`
  *  is the length of `out_losses` and must be at least that count. `out_count` (may be NULL) gets
- *  the number written. Errors: INVALID_ARGUMENT (shapes, sizes, labels, capacity), NUMERICS. */
+ *  the number written. Errors: INVALID_ARGUMENT (shapes, sizes, labels, capacity), NUMERICS (an
+ *  image is NaN/Inf, or layer l's loss is: the call is not transactional, layers 0..l-1 have been
+ *  updated by it, layers l..L-1 have not; the message names l). */
 CFF_API cff_status* cff_step(cff_model* model, const cff_batch* batch, double* out_losses, int64_t losses_capacity,
                              int64_t* out_count);
 
@@ -421,7 +429,8 @@ CFF_API cff_status* cff_model_fit(cff_model* model, const cff_dataset* train, cf
  *  as stated: `out_labels` count (top-1 class), `out_scores` count * classes (row-major
  *  probabilities; FF goodness: summed goodness), `out_topk` count * k (classes by decreasing
  *  score). k in 1..classes. An untrained model predicts from its initial weights (no error).
- *  Errors: INVALID_ARGUMENT (shape, k, an output length), NUMERICS (NaN/Inf image). */
+ *  Errors: INVALID_ARGUMENT (shape, k, an output length), NUMERICS (NaN/Inf image, or the model's
+ *  scores are not finite: its weights are; nothing is written then). */
 CFF_API cff_status* cff_predict(cff_model* model, const cff_batch* batch, int64_t k, int64_t* out_labels,
                                 int64_t labels_length, float* out_scores, int64_t scores_length, int64_t* out_topk,
                                 int64_t topk_length);
@@ -502,6 +511,16 @@ CFF_API cff_status* cff_provider_list_get(const cff_provider_list* list, int64_t
                                           const char** out_description, const char** out_params,
                                           const char** out_origin);
 
+/* ---- Input limits ----------------------------------------------------------------------------- */
+
+/** Sets one of the process-wide limits every reader checks before it allocates (a file's
+ *  length, an image's declared pixels, a data set's decoded bytes, a config's weights); input
+ *  above a limit is refused with FORMAT (a file) or INVALID_ARGUMENT (a config), naming the input
+ *  and the limit. `name`: "max_image_pixels" (default 67108864, 64 Mpx), "max_file_bytes"
+ *  (default 2147483648, 2 GiB), "max_data_bytes" (default 4294967296, 4 GiB) or "max_parameters"
+ *  (default 1073741824). Thread-safe; calls already reading keep the limits they started with.
+ *  Errors: INVALID_ARGUMENT (unknown name, value < 1). */
+CFF_API cff_status* cff_limit_set(const char* name, int64_t value);
 
 /* ---- Plugins --------------------------------------------------------------------------------- */
 

@@ -102,7 +102,11 @@ cff_status* status_from_exception() noexcept {
   } catch (const c10::OutOfMemoryError& e) {
     return make_status(CFF_CODE_OUT_OF_MEMORY, "LibTorch: " + first_line(e.what_without_backtrace()));
   } catch (const c10::Error& e) {
-    return make_status(CFF_CODE_INTERNAL, "LibTorch: " + first_line(e.what_without_backtrace()));
+    // LibTorch 1.13's CPU allocator reports a failed allocation as a plain c10::Error.
+    const std::string msg = first_line(e.what_without_backtrace());
+    const bool oom = msg.find("can't allocate memory") != std::string::npos ||
+                     msg.find("not enough memory") != std::string::npos;
+    return make_status(oom ? CFF_CODE_OUT_OF_MEMORY : CFF_CODE_INTERNAL, "LibTorch: " + msg);
   } catch (const std::bad_alloc&) {
     return &g_out_of_memory;
   } catch (const std::exception& e) {
@@ -422,7 +426,7 @@ cff_status* cff_options_set_json(cff_options* options, const char* json) {
   nlohmann::json patch;
   try {
     patch = nlohmann::json::parse(json);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, out_of_range (8e888)
     fail("config: not valid JSON (", e.what(), ")");
   }
   auto merged = nlohmann::json::parse(options->config.to_json());
@@ -531,6 +535,7 @@ cff_status* cff_options_set_normalization(cff_options* options, const double* me
   for (int64_t c = 0; c < channels; ++c) {
     if (!std::isfinite(mean[c])) fail("options: mean[", c, "] is not finite");
     check_positive(std[c], "std");
+    if (std[c] < cff::kMinStd) fail("options: std[", c, "] must be >= ", cff::kMinStd, ", got ", std[c]);
   }
   t.mean.assign(mean, mean + channels);
   t.std.assign(std, std + channels);
@@ -992,6 +997,14 @@ cff_status* cff_provider_list_get(const cff_provider_list* list, int64_t index, 
   if (out_description) *out_description = item.description.c_str();
   if (out_params) *out_params = item.params.c_str();
   if (out_origin) *out_origin = item.origin.c_str();
+  CFF_C_CATCH
+}
+
+// ==== Input limits =======================================================================================
+
+cff_status* cff_limit_set(const char* name, int64_t value) {
+  CFF_C_TRY
+  cff::set_input_limit(check_string(name, "name"), value);
   CFF_C_CATCH
 }
 

@@ -439,6 +439,36 @@ static void files(const char* scratch) {
   cff_model_free(m);
 }
 
+/* Hostile inputs: a folder or a device as a model is IO (not FORMAT, not a hang); a float pixel
+ * far outside 0..1 is INVALID_ARGUMENT; std at 1e-320 is refused; limits are settable by name
+ * and are checked before allocation. */
+static void hostile(const char* scratch) {
+  cff_model *m = tiny_model(), *loaded = NULL;
+  cff_options* o = tiny_options();
+  float pixels[n * 64];
+  int64_t i, out[n];
+  const double mean[1] = {0.5}, tiny_std[1] = {1e-320};
+  cff_batch b = make_batch(images, labels, n);
+
+  CHECK_CODE(cff_model_load(scratch, NULL, &loaded), CFF_CODE_IO, "is a folder");
+  CHECK_CODE(cff_model_load("/dev/zero", NULL, &loaded), CFF_CODE_IO, "not a regular file (a device)");
+  for (i = 0; i < n * 64; ++i) pixels[i] = (float)images[i];  /* 0..255 given as float */
+  b.dtype = CFF_DTYPE_FLOAT32;
+  b.images = pixels;
+  CHECK_CODE(cff_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), CFF_CODE_INVALID_ARGUMENT, "must lie in 0..1");
+  for (i = 0; i < n * 64; ++i) pixels[i] = (float)images[i] / 255.0f;
+  CHECK_OK(cff_predict(m, &b, 1, out, n, NULL, 0, NULL, 0));
+  CHECK_CODE(cff_options_set_normalization(o, mean, tiny_std, 1), CFF_CODE_INVALID_ARGUMENT, "std[0] must be >= ");
+  CHECK_CODE(cff_limit_set("max_bananas", 1), CFF_CODE_INVALID_ARGUMENT, "unknown limit");
+  CHECK_CODE(cff_limit_set("max_parameters", 0), CFF_CODE_INVALID_ARGUMENT, "must be >= 1");
+  CHECK_CODE(cff_limit_set(NULL, 1), CFF_CODE_INVALID_ARGUMENT, "");
+  CHECK_OK(cff_limit_set("max_parameters", 100));
+  CHECK_CODE(cff_model_create(o, &loaded), CFF_CODE_INVALID_ARGUMENT, "above the limit of 100");
+  CHECK_OK(cff_limit_set("max_parameters", (int64_t)1 << 30));
+  cff_options_free(o);
+  cff_model_free(m);
+}
+
 int main(int argc, char** argv) {
   const char* scratch = argc > 1 ? argv[1] : ".";
   make_images(images, labels, n, 5);
@@ -447,5 +477,6 @@ int main(int argc, char** argv) {
   bad_values();
   predict_before_training();
   files(scratch);
+  hostile(scratch);
   TEST_EXIT();
 }

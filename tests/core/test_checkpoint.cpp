@@ -1,5 +1,8 @@
 // Checkpoints: round trip, exact resume, atomic writes, and refusal of damaged files without
 // touching the model being loaded into.
+#include <sys/stat.h>
+#include <zlib.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -103,6 +106,150 @@ TEST_F(CheckpointTest, DamagedFilesAreRefusedAndTheTargetIsUntouched) {
 TEST_F(CheckpointTest, SaveToAnUnwritablePlaceFailsCleanly) {
   Trainer a(config());
   test::expect_error([&] { a.save(dir.file("no/such/folder/m.cff")); }, ErrorCode::kIo, "cannot write");
+}
+
+// ---- hostile checkpoints -----------------------------------------------------------------------------
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Rewrites `from` as `to` in the config JSON inside a checkpoint, keeping every length (the
+// archive stores the JSON uncompressed with its length): indentation spaces pay for the
+// difference. Then fixes the envelope's CRC, so only the config's content is what differs.
+std::string patch_config(std::string bytes, const std::string& from, const std::string& to) {
+  const size_t at = bytes.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at == std::string::npos) return bytes;
+  bytes.replace(at, from.size(), to);
+  long diff = long(to.size()) - long(from.size());
+  size_t pos = at + to.size();
+  for (; diff > 0; --diff) {  // one indentation space fewer on each of the next lines
+    pos = bytes.find("\n  ", pos);
+    bytes.erase(pos + 1, 1);
+    ++pos;
+  }
+  if (diff < 0) bytes.insert(bytes.find("\n  ", pos) + 1, size_t(-diff), ' ');
+  const auto payload = bytes.substr(24);
+  const uint32_t crc = uint32_t(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(payload.data()),
+                                      uInt(payload.size())));
+  for (int i = 0; i < 4; ++i) bytes[size_t(20 + i)] = char((crc >> (8 * i)) & 0xff);
+  return bytes;
+}
+
+TEST_F(CheckpointTest, TensorsMustHaveTheShapesTheConfigDescribes) {
+  Config ten = config();
+  ten.model.num_classes = 10;
+  Trainer a(ten);
+  a.save(dir.file("ten.cff"));
+  // The config says 3 classes, the head is 10-way: refused, not a model predicting class 9.
+  const auto crafted = patch_config(slurp(dir.file("ten.cff")), "\"num_classes\": 10", "\"num_classes\": 3");
+  std::ofstream(dir.file("three.cff"), std::ios::binary) << crafted;
+  test::expect_error([&] { Trainer::load(dir.file("three.cff")); }, ErrorCode::kFormat,
+                     "head tensor fc.weight is [10, 32] Float, the config's model needs [3, 32] Float");
+}
+
+TEST_F(CheckpointTest, ConfigsAreCheckedBeforeTheModelIsBuilt) {
+  Trainer a(config());
+  a.save(dir.file("m.cff"));
+  // embed_dim 2,000,000 in a file of a few hundred KiB: refused before anything is allocated
+  // (MLP[2000000 2] would be 4e12 weights; the limit is 2^30, and the file could not hold them).
+  auto crafted = patch_config(slurp(dir.file("m.cff")), "\"embed_dim\": 32", "\"embed_dim\": 2000000");
+  std::ofstream(dir.file("huge.cff"), std::ios::binary) << crafted;
+  test::expect_error([&] { Trainer::load(dir.file("huge.cff")); }, ErrorCode::kFormat, "above the limit of 1073741824");
+  // Under the parameter limit but more weights than the file holds: not this file's model.
+  crafted = patch_config(slurp(dir.file("m.cff")), "\"embed_dim\": 32", "\"embed_dim\": 9000");
+  std::ofstream(dir.file("big.cff"), std::ios::binary) << crafted;
+  test::expect_error([&] { Trainer::load(dir.file("big.cff")); }, ErrorCode::kFormat, "weights (");
+  // A fractional size is not truncated to an integer.
+  crafted = patch_config(slurp(dir.file("m.cff")), "\"embed_dim\": 32", "\"embed_dim\": 32.7");
+  std::ofstream(dir.file("frac.cff"), std::ios::binary) << crafted;
+  test::expect_error([&] { Trainer::load(dir.file("frac.cff")); }, ErrorCode::kFormat,
+                     "model.embed_dim must be an integer, got 32.7");
+}
+
+TEST_F(CheckpointTest, FoldersFifosAndDevicesAreIoErrorsNotHangs) {
+  std::filesystem::create_directories(dir.file("folder.cff"));
+  test::expect_error([&] { Trainer::load(dir.file("folder.cff")); }, ErrorCode::kIo, "folder.cff: is a folder");
+  ASSERT_EQ(::mkfifo(dir.file("fifo.cff").c_str(), 0600), 0);
+  test::expect_error([&] { Trainer::load(dir.file("fifo.cff")); }, ErrorCode::kIo, "not a regular file (a FIFO)");
+  test::expect_error([&] { Trainer::load("/dev/zero"); }, ErrorCode::kIo, "not a regular file (a device)");
+}
+
+TEST_F(CheckpointTest, DivergedModelIsNeverSavedNorUsed) {
+  Trainer good(config());
+  good.fit(train);
+  good.save(dir.file("m.cff"));
+  const auto expected = good.predict(probe.images).scores;
+  Config c = config();
+  c.train.lr = 1e30;  // two AdamW steps make the weights infinite
+  Trainer bad(c);
+  FitHooks hooks;
+  hooks.checkpoint_path = dir.file("m.cff");
+  test::expect_error([&] { bad.fit(train, hooks); }, ErrorCode::kNumerics, "");
+  EXPECT_TRUE(torch::equal(Trainer::load(dir.file("m.cff")).predict(probe.images).scores, expected))
+      << "a diverged run replaced the good model";
+  test::expect_error([&] { bad.save(dir.file("m.cff")); }, ErrorCode::kNumerics, "contains NaN or Inf");
+  test::expect_error([&] { bad.predict(probe.images); }, ErrorCode::kNumerics, "model scores");
+  Dataset d = probe;
+  test::expect_error([&] { bad.evaluate(d, {1}); }, ErrorCode::kNumerics, "model scores");
+  EXPECT_TRUE(torch::equal(Trainer::load(dir.file("m.cff")).predict(probe.images).scores, expected));
+}
+
+TEST_F(CheckpointTest, StaleTemporaryFilesOfDeadProcessesAreRemoved) {
+  // A pid above pid_max names no process; pid 1 is always alive.
+  const std::string dead = dir.file("m.cff.tmp.999999999"), alive = dir.file("m.cff.tmp.1"),
+                    other = dir.file("n.cff.tmp.999999999");
+  for (const auto& f : {dead, alive, other}) std::ofstream(f) << "partial";
+  Trainer a(config());
+  a.save(dir.file("m.cff"));
+  EXPECT_FALSE(std::filesystem::exists(dead)) << "a dead process's temporary file is left";
+  EXPECT_TRUE(std::filesystem::exists(alive)) << "a live process's temporary file was removed";
+  EXPECT_TRUE(std::filesystem::exists(other)) << "another model's temporary file was removed";
+  Trainer::load(dir.file("m.cff"));
+}
+
+// Fuzz finding (fuzz_checkpoint, tests/fuzz/regressions/fuzz_checkpoint-torchscript-source-segv):
+// a LibTorch archive carries TorchScript source that LibTorch compiles while loading; digits
+// written over a class declaration crashed LibTorch 1.13's type parser (SEGV). The source is
+// now checked line by line before LibTorch sees it.
+TEST_F(CheckpointTest, ArchiveSourceIsCheckedBeforeLibTorchCompilesIt) {
+  Trainer a(config());
+  a.save(dir.file("m.cff"));
+  std::string bytes = slurp(dir.file("m.cff"));
+  const std::string decl = "class Module(Module):\n  __parameters__ = [\"weight\", \"bias\", ]";
+  const size_t at = bytes.find(decl);
+  ASSERT_NE(at, std::string::npos);
+  const std::string digits = "35921488756 15950337885137849221 2778181576553077756 12784999";
+  bytes.replace(at, decl.size(), digits.substr(0, decl.size()));
+  const auto payload = bytes.substr(24);
+  const uint32_t crc = uint32_t(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(payload.data()),
+                                      uInt(payload.size())));
+  for (int i = 0; i < 4; ++i) bytes[size_t(20 + i)] = char((crc >> (8 * i)) & 0xff);
+  std::ofstream(dir.file("src.cff"), std::ios::binary) << bytes;
+  test::expect_error([&] { Trainer::load(dir.file("src.cff")); }, ErrorCode::kFormat,
+                     "line 1 is not a declaration a checkpoint holds");
+}
+
+// Fuzz finding (fuzz_checkpoint, tests/fuzz/regressions/fuzz_checkpoint-unpickler-4gb-string):
+// LibTorch's unpickler reserves the length a string opcode declares before reading it, so a
+// 36 KB file made it allocate 4 GB. Every pickle record is now walked first.
+TEST_F(CheckpointTest, PickleLengthsAreCheckedBeforeLibTorchReadsThem) {
+  Trainer a(config());
+  a.save(dir.file("m.cff"));
+  std::string bytes = slurp(dir.file("m.cff"));
+  const size_t json = bytes.find("{\n  \"model\"");
+  ASSERT_NE(json, std::string::npos);
+  ASSERT_EQ(bytes[json - 5], 'X');  // BINUNICODE: 'X', 4-byte length, the config's text
+  for (int i = 0; i < 4; ++i) bytes[json - 4 + size_t(i)] = char(i == 3 ? 0xf0 : 0);
+  const auto payload = bytes.substr(24);
+  const uint32_t crc = uint32_t(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(payload.data()),
+                                      uInt(payload.size())));
+  for (int i = 0; i < 4; ++i) bytes[size_t(20 + i)] = char((crc >> (8 * i)) & 0xff);
+  std::ofstream(dir.file("pkl.cff"), std::ios::binary) << bytes;
+  test::expect_error([&] { Trainer::load(dir.file("pkl.cff")); }, ErrorCode::kFormat,
+                     "archive record data.pkl: pickle length past the end of the record");
 }
 
 }  // namespace

@@ -53,5 +53,45 @@ TEST_F(ConfigTest, JsonRoundTripAndStrictParsing) {
   test::expect_error([] { Config::from_json("{"); }, ErrorCode::kInvalidArgument, "not valid JSON");
 }
 
+TEST(ConfigLimitsTest, NumbersParseStrictlyAndSizesAreBounded) {
+  test::expect_error([] { Config::from_json("{\"model\": {\"embed_dim\": 64.7}}"); }, ErrorCode::kInvalidArgument,
+                     "model.embed_dim must be an integer, got 64.7");
+  // Fuzz finding (fuzz_config, tests/fuzz/regressions/fuzz_config-number-overflow): a number that
+  // overflows a double escaped as nlohmann's out_of_range instead of a cff::Error.
+  test::expect_error([] { Config::from_json("{\"model\":  8888e8888888888888}"); }, ErrorCode::kInvalidArgument,
+                     "config: not valid JSON ([json.exception.out_of_range.406] number overflow");
+  test::expect_error([] { Config::from_json("{\"train\": {\"seed\": -1}}"); }, ErrorCode::kInvalidArgument,
+                     "train.seed must be a non-negative integer, got -1");
+  test::expect_error([] { Config::from_json("{\"train\": {\"epochs\": 18446744073709551615}}"); },
+                     ErrorCode::kInvalidArgument, "train.epochs must be an integer");
+  Config c;
+  c.train.std = {1e-320};
+  c.train.mean = {0.5};
+  test::expect_error([&] { c.validate(); }, ErrorCode::kInvalidArgument, "std values must be >= 1e-06");
+  c.train.std = {0.3};
+  c.validate();
+  c.model.embed_dim = 2000000;
+  test::expect_error([&] { c.validate(); }, ErrorCode::kInvalidArgument,
+                     "above the limit of 1073741824 (--max-parameters)");
+  c.model.embed_dim = int64_t(1) << 40;
+  test::expect_error([&] { c.validate(); }, ErrorCode::kInvalidArgument, "embed_dim must be <= 16777216");
+  // The count matches the model that is built.
+  Config small;
+  small.model.embed_dim = 8;
+  small.model.num_layers = 2;
+  for (auto arch : {Architecture::kMlp, Architecture::kVit})
+    for (auto algo : {Algorithm::kContrastive, Algorithm::kForwardForward}) {
+      small.model.arch = arch;
+      small.model.num_heads = 2;
+      small.train.algorithm = algo;
+      small.train.threads = 1;
+      Trainer t(small);
+      int64_t n = 0;
+      for (const auto& [name, tensor] : t.named_tensors())
+        if (name.rfind("input.", 0) != 0) n += tensor.numel();
+      EXPECT_EQ(small.parameter_count(), n) << to_string(arch) << " " << to_string(algo);
+    }
+}
+
 }  // namespace
 }  // namespace cff

@@ -1,6 +1,9 @@
 // The IDX reader on files written byte by byte: plain and gzip'd, and every malformed case.
 #include <zlib.h>
 
+#include <sys/stat.h>
+
+#include <filesystem>
 #include <fstream>
 
 #include "test_util.hpp"
@@ -59,7 +62,8 @@ TEST_F(IdxTest, RejectsBadMagicTruncationAndMismatchedCounts) {
   write_plain(dir.file("short"), bytes.substr(0, bytes.size() - 5));
   test::expect_error([&] { read_idx_images(dir.file("short")); }, ErrorCode::kFormat, "(truncated)");
   write_plain(dir.file("long"), bytes + "xx");
-  test::expect_error([&] { read_idx_images(dir.file("long")); }, ErrorCode::kFormat, "header says 48 data bytes");
+  test::expect_error([&] { read_idx_images(dir.file("long")); }, ErrorCode::kFormat,
+                     "trailing data after the 48 data bytes the header declares");
   write_plain(dir.file("tiny"), "ab");
   test::expect_error([&] { read_idx_labels(dir.file("tiny")); }, ErrorCode::kFormat, "too short");
   test::expect_error([&] { read_idx_labels(dir.file("absent")); }, ErrorCode::kIo, "no such file");
@@ -81,6 +85,74 @@ TEST_F(IdxTest, RejectsBadMagicTruncationAndMismatchedCounts) {
   write_plain(dir.file("train-labels-idx1-ubyte"), idx_labels(4));
   test::expect_error([&] { load_idx_folder(dir.path.string(), "train"); }, ErrorCode::kFormat, "5 images but 4 labels");
   test::expect_error([&] { load_idx_folder(dir.path.string(), "test"); }, ErrorCode::kIo, "no t10k-images-idx3-ubyte");
+}
+
+// Hostile headers: sizes are checked (overflow-free) against the limit before any allocation,
+// and a gzip stream is decompressed only up to the size its header declares.
+class IdxLimitsTest : public IdxTest {
+ protected:
+  InputLimits saved = input_limits();
+  void TearDown() override { set_input_limits(saved); }
+};
+
+TEST_F(IdxLimitsTest, DimensionProductsNeverWrap) {
+  // 16 x 2^30 x 2^30 = 2^64 wraps to 0 in 64 bits: the message must not claim 0 bytes.
+  write_plain(dir.file("wrap"), be32(0x803) + be32(16) + be32(1u << 30) + be32(1u << 30));
+  test::expect_error([&] { read_idx_images(dir.file("wrap")); }, ErrorCode::kFormat,
+                     "16 x 1073741824 x 1073741824 = at least 2^64 bytes of data, above the limit");
+  // (2^32-1)^3 bytes: the exact product would overflow too; the message names the dimensions.
+  write_plain(dir.file("max"), be32(0x803) + be32(0xffffffffu) + be32(0xffffffffu) + be32(0xffffffffu));
+  test::expect_error([&] { read_idx_images(dir.file("max")); }, ErrorCode::kFormat,
+                     "4294967295 x 4294967295 x 4294967295 = at least 2^64");
+  write_plain(dir.file("big"), be32(0x803) + be32(2) + be32(65536) + be32(65536));
+  test::expect_error([&] { read_idx_images(dir.file("big")); }, ErrorCode::kFormat,
+                     "2 x 65536 x 65536 = 8589934592 bytes of data, above the limit of 4.0 GiB (--max-data-size)");
+}
+
+TEST_F(IdxLimitsTest, GzipStopsAtTheDeclaredSize) {
+  InputLimits l = saved;
+  l.max_data_bytes = 1 << 20;  // 1 MiB
+  set_input_limits(l);
+  // A header declaring 64 MiB is refused before anything is decompressed.
+  write_gzip(dir.file("declared.gz"), be32(0x803) + be32(64) + be32(1024) + be32(1024));
+  test::expect_error([&] { read_idx_images(dir.file("declared.gz")); }, ErrorCode::kFormat,
+                     "declared.gz: header declares 64 x 1024 x 1024 = 67108864 bytes of data, above the limit of 1.0 MiB");
+  // A header declaring 4 bytes followed by 32 MiB of zeros (a 32 KiB file): the reader stops
+  // after the 4 bytes and one more, it never holds the 32 MiB.
+  std::string bomb = be32(0x803) + be32(1) + be32(2) + be32(2) + std::string(4, 'x');
+  bomb += std::string(size_t(32) << 20, '\0');
+  write_gzip(dir.file("bomb.gz"), bomb);
+  EXPECT_LT(std::filesystem::file_size(dir.file("bomb.gz")), size_t(1) << 20);
+  test::expect_error([&] { read_idx_images(dir.file("bomb.gz")); }, ErrorCode::kFormat,
+                     "bomb.gz: trailing data after the 4 data bytes");
+}
+
+TEST_F(IdxLimitsTest, NonRegularFilesAreRefusedWithoutReading) {
+  std::filesystem::create_directories(dir.file("train-images-idx3-ubyte"));
+  test::expect_error([&] { read_idx_images(dir.file("train-images-idx3-ubyte")); }, ErrorCode::kIo,
+                     "train-images-idx3-ubyte: is a folder, not a file");
+  test::expect_error([&] { read_idx_images("/dev/zero"); }, ErrorCode::kIo, "/dev/zero: not a regular file (a device)");
+  ASSERT_EQ(::mkfifo(dir.file("fifo").c_str(), 0600), 0);
+  test::expect_error([&] { read_idx_images(dir.file("fifo")); }, ErrorCode::kIo, "fifo: not a regular file (a FIFO)");
+}
+
+TEST_F(IdxLimitsTest, ClassesComeFromTheLabelsAndTheFormat) {
+  write_plain(dir.file("train-images-idx3-ubyte"), idx_images(4, 2, 2));
+  // A stray 255 among labels 0..2 is an error, not 256 classes.
+  write_plain(dir.file("train-labels-idx1-ubyte"), be32(0x801) + be32(4) + std::string({0, 1, 2, char(255)}));
+  test::expect_error([&] { load_idx_folder(dir.path.string(), "train"); }, ErrorCode::kFormat,
+                     "label 255 occurs but 252 smaller labels never do (the first is 3)");
+  // EMNIST-style: every class 0..11 present gives 12 classes.
+  write_plain(dir.file("train-images-idx3-ubyte"), idx_images(12, 2, 2));
+  std::string labels = be32(0x801) + be32(12);
+  for (char c = 0; c < 12; ++c) labels.push_back(c);
+  write_plain(dir.file("train-labels-idx1-ubyte"), labels);
+  EXPECT_EQ(load_idx_folder(dir.path.string(), "train").num_classes, 12);
+  // One class only: refused for training, as an image folder with one class folder is.
+  write_plain(dir.file("train-images-idx3-ubyte"), idx_images(3, 2, 2));
+  write_plain(dir.file("train-labels-idx1-ubyte"), be32(0x801) + be32(3) + std::string(3, char(4)));
+  test::expect_error([&] { load_idx_folder(dir.path.string(), "train"); }, ErrorCode::kFormat,
+                     "every training label is 4; classification needs at least two classes");
 }
 
 }  // namespace

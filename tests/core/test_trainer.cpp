@@ -224,5 +224,17 @@ TEST_F(TrainerTest, CudaMatchesCpu) {
   EXPECT_TRUE(torch::allclose(cpu.predict(images).scores, gpu.predict(images).scores, 1e-3, 1e-3));
 }
 
+TEST(TrainerInputTest, FloatPixelsOutsideZeroToOneAreRefused) {
+  Trainer t(test::tiny_mlp());
+  const auto labels = torch::zeros({4}, torch::kLong);
+  test::expect_error([&] { t.step(torch::full({4, 1, 8, 8}, 255.0), labels); }, ErrorCode::kInvalidArgument,
+                     "float pixels must lie in 0..1, got 255..255");
+  test::expect_error([&] { t.predict(torch::full({4, 1, 8, 8}, -3.0)); }, ErrorCode::kInvalidArgument,
+                     "float pixels must lie in 0..1");
+  test::expect_error([&] { t.predict(torch::full({4, 1, 8, 8}, NAN)); }, ErrorCode::kNumerics, "NaN or Inf");
+  t.predict(torch::full({4, 1, 8, 8}, 1.0));  // the ends of the range are fine
+  t.predict(torch::zeros({4, 1, 8, 8}));
+}
+
 }  // namespace
 }  // namespace cff

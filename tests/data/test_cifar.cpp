@@ -84,5 +84,29 @@ TEST_F(CifarTest, IdxFolderIsDetectedAndOpened) {
   expect_error([&] { detect_format(dir.file("nothing")); }, ErrorCode::kIo, "nothing: no such file or folder");
 }
 
+TEST_F(CifarTest, HostileFoldersGiveClearErrors) {
+  // test.bin a folder: an IO error naming it.
+  std::filesystem::create_directories(dir.file("d/test.bin"));
+  write_bytes(dir.file("d/train.bin"), records(2, {{0, 1}, {0, 1}}));
+  expect_error([&] { load_cifar_folder(dir.file("d"), "test"); }, ErrorCode::kIo, "d/test.bin: is a folder");
+  // One class only: refused for training (as an image folder with one class folder is).
+  write_bytes(dir.file("one/data_batch_1.bin"), records(3, {{4, 4, 4}}));
+  expect_error([&] { load_cifar_folder(dir.file("one"), "train"); }, ErrorCode::kFormat,
+               "every training label is 4; classification needs at least two classes");
+  // Above the data limit: refused from the file sizes, before reading.
+  const auto saved = input_limits();
+  InputLimits l = saved;
+  l.max_data_bytes = 3072;
+  set_input_limits(l);
+  write_bytes(dir.file("two/test_batch.bin"), records(2, {{0, 1}}));
+  expect_error([&] { load_cifar_folder(dir.file("two"), "test"); }, ErrorCode::kFormat,
+               "holds 6.0 KiB of images, above the limit of 3.0 KiB (--max-data-size)");
+  set_input_limits(saved);
+  // Class names that are not UTF-8 are refused at load time, naming the file.
+  write_bytes(dir.file("two/batches.meta.txt"), {'c', 'a', 't', 0xff, '\n'});
+  expect_error([&] { load_cifar_folder(dir.file("two"), "test"); }, ErrorCode::kFormat,
+               "batches.meta.txt: class names are not valid UTF-8");
+}
+
 }  // namespace
 }  // namespace cff::test

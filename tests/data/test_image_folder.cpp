@@ -1,4 +1,6 @@
 // Image folders: layout, class ids, decoding of each format, size/channel rules, bad inputs.
+#include <sys/stat.h>
+
 #include "data_util.hpp"
 
 namespace cff::test {
@@ -179,6 +181,154 @@ TEST_F(ImageFolderTest, TrainAndTestSubfolders) {
   write_folder(flat.file("r"), {"a", "b"}, 2);
   EXPECT_FALSE(has_test_part(flat.file("r")));
   EXPECT_EQ(open_data(flat.file("r"), "train")->size(), 4);
+}
+
+// ---- hostile folders ------------------------------------------------------------------------------
+
+// A valid 8x8 PNG whose IHDR then declares `w` x `h` (stb_image does not check chunk CRCs).
+std::vector<uint8_t> png_declaring(const std::string& path, uint32_t w, uint32_t h) {
+  write_png(path, 1, 8, 8, 1);
+  auto bytes = read_bytes(path);
+  for (int i = 0; i < 4; ++i) {
+    bytes[size_t(16 + i)] = uint8_t(w >> (24 - 8 * i));
+    bytes[size_t(20 + i)] = uint8_t(h >> (24 - 8 * i));
+  }
+  write_bytes(path, bytes);
+  return bytes;
+}
+
+TEST_F(ImageFolderTest, DeclaredPixelsAreCheckedBeforeDecoding) {
+  const auto bytes = png_declaring(dir.file("huge.png"), 46000, 46000);
+  expect_error([&] { read_image(dir.file("huge.png")); }, ErrorCode::kFormat,
+               "huge.png: image too large (46000x46000, limit 67108864 pixels; --max-image-pixels)");
+  expect_error([&] { decode_image("mem", bytes.data(), bytes.size()); }, ErrorCode::kFormat, "mem: image too large");
+  // In a folder the scan skips it (with the reason) or, under kFail, refuses it.
+  write_folder(root(), {"a", "b"}, 2);
+  png_declaring(root() + "/a/huge.png", 46000, 46000);
+  ImageFolderOptions quiet;
+  quiet.report_skipped = false;
+  ImageFolder f(root(), quiet);
+  EXPECT_EQ(f.size(), 4);
+  ASSERT_EQ(f.bad_files().size(), 1u);
+  EXPECT_NE(f.bad_files()[0].find("image too large (46000x46000"), std::string::npos) << f.bad_files()[0];
+  ImageFolderOptions fail;
+  fail.bad_files = BadFilePolicy::kFail;
+  expect_error([&] { ImageFolder(root(), fail); }, ErrorCode::kFormat, "huge.png: image too large");
+  // A target size above the limit is refused too.
+  ImageFolderOptions big;
+  big.height = big.width = 10000;
+  expect_error([&] { read_image(root() + "/a/img0.png", 1, 10000, 10000); }, ErrorCode::kFormat, "target size");
+  expect_error([&] { ImageFolder(root(), big); }, ErrorCode::kInvalidArgument, "target size 10000x10000 is above");
+}
+
+TEST_F(ImageFolderTest, LinksFifosAndDevicesAreSkippedWithTheirPath) {
+  namespace fs = std::filesystem;
+  write_folder(root(), {"a", "b"}, 2);
+  fs::create_symlink("loop", root() + "/a/loop");                 // a symlink loop
+  fs::create_symlink("absent.png", root() + "/a/dangling.png");   // a dangling link
+  fs::create_directory_symlink("..", root() + "/b/up");           // a folder link (a loop if followed)
+  ASSERT_EQ(::mkfifo((root() + "/b/fifo.png").c_str(), 0600), 0);
+  fs::create_symlink("/dev/zero", root() + "/b/zero.png");        // a device
+  ImageFolderOptions o;
+  o.report_skipped = false;
+  ImageFolder f(root(), o);
+  EXPECT_EQ(f.size(), 4);
+  const auto bad = f.bad_files();
+  ASSERT_EQ(bad.size(), 5u) << ::testing::PrintToString(bad);
+  auto has = [&](const std::string& part) {
+    for (const auto& b : bad)
+      if (b.find(part) != std::string::npos) return true;
+    return false;
+  };
+  EXPECT_TRUE(has("a/loop: dangling or looping symbolic link"));
+  EXPECT_TRUE(has("a/dangling.png: dangling or looping symbolic link"));
+  EXPECT_TRUE(has("b/up: symbolic link to a folder (not followed)"));
+  EXPECT_TRUE(has("b/fifo.png: a FIFO, not an image file"));
+  EXPECT_TRUE(has("b/zero.png: a device, not an image file"));
+  o.bad_files = BadFilePolicy::kFail;
+  expect_error([&] { ImageFolder(root(), o); }, ErrorCode::kIo, ": dangling or looping symbolic link");
+}
+
+TEST_F(ImageFolderTest, UnreadableSubfoldersAreSkipped) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads every folder";
+  write_folder(root(), {"a", "b"}, 2);
+  write_png(root() + "/a/locked/x.png", 1, 8, 8, 3);
+  std::filesystem::permissions(root() + "/a/locked", std::filesystem::perms::none);
+  ImageFolderOptions o;
+  o.report_skipped = false;
+  ImageFolder f(root(), o);
+  std::filesystem::permissions(root() + "/a/locked", std::filesystem::perms::owner_all);
+  EXPECT_EQ(f.size(), 4);
+  ASSERT_EQ(f.bad_files().size(), 1u);
+  EXPECT_NE(f.bad_files()[0].find("a/locked: unreadable folder"), std::string::npos) << f.bad_files()[0];
+}
+
+TEST_F(ImageFolderTest, NonUtf8ClassNamesAreRefusedAtScanTime) {
+  write_folder(root(), {"a", std::string("caf\xe9")}, 2);
+  expect_error([&] { (void)ImageFolder(root()); }, ErrorCode::kFormat,
+               "caf\\xe9: class folder name is not valid UTF-8");
+}
+
+// Fuzz finding (fuzz_image, tests/fuzz/regressions/fuzz_image-pnm-zero-width): a PGM header
+// whose width field is garbage reads as width 0; resizing it to 8x8 divided by zero inside
+// stb_image_resize (UBSan: NaN converted to int).
+TEST_F(ImageFolderTest, ImagesWithoutPixelsAreRefused) {
+  const std::string pgm("P5\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e 4 4 255\n", 25);
+  std::string bytes = pgm;
+  for (int i = 0; i < 16; ++i) bytes.push_back(char(i));
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  expect_error([&] { decode_image("zero.pgm", data, bytes.size(), 1, 8, 8, ResizeMode::kStretch); },
+               ErrorCode::kFormat, "zero.pgm: ");
+  expect_error([&] { decode_image("zero.pgm", data, bytes.size(), 1, 8, 8, ResizeMode::kCrop); }, ErrorCode::kFormat,
+               "zero.pgm: ");
+}
+
+// Fuzz finding (fuzz_image, tests/fuzz/regressions/fuzz_image-ppm16-to-rgba-overflow): a 16-bit
+// PPM (maxval 2025) asked for as RGBA read past its buffer inside stb_image 2.27 (its 8-bit
+// channel conversion ran on 16-bit data; ASan: heap-buffer-overflow in stbi__convert_16_to_8).
+// libcff now decodes in the file's own channels and converts itself.
+TEST_F(ImageFolderTest, SixteenBitPnmInAnotherChannelCount) {
+  const std::string ppm("P6 2  205 2025\x06`\x07\n'", 19);
+  for (int64_t c : {1, 3, 4}) {
+    try {
+      const auto t = decode_image("16bit.ppm", reinterpret_cast<const uint8_t*>(ppm.data()), ppm.size(), c, 4, 4,
+                                  ResizeMode::kStretch);
+      EXPECT_EQ(t.sizes(), (std::vector<int64_t>{c, 4, 4}));
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kFormat) << e.what();
+    }
+  }
+  // A well-formed 16-bit PGM decodes in any channel count, gray repeated into RGB (the 8-bit
+  // values are stb_image 2.27's own: it reads PNM samples in host byte order).
+  std::string pgm = "P5 2 1 65535\n";
+  for (int v : {0x1234, 0xff00}) {
+    pgm.push_back(char(v >> 8));
+    pgm.push_back(char(v & 0xff));
+  }
+  const auto* bytes = reinterpret_cast<const uint8_t*>(pgm.data());
+  const auto gray = decode_image("ok.pgm", bytes, pgm.size(), 1);
+  const auto rgb = decode_image("ok.pgm", bytes, pgm.size(), 3);
+  ASSERT_EQ(rgb.sizes(), (std::vector<int64_t>{3, 1, 2}));
+  for (int k = 0; k < 3; ++k) EXPECT_TRUE(torch::equal(rgb[k], gray[0]));
+}
+
+// Fuzz finding (fuzz_image, tests/fuzz/regressions/fuzz_image-pnm-integer-overflow): stb_image
+// 2.27 parses a PNM header's numbers into an int without an overflow check (UBSan: signed
+// overflow in stbi__pnm_getinteger). Such headers are refused before stb_image reads them.
+TEST_F(ImageFolderTest, PnmHeaderNumbersCannotOverflow) {
+  const std::string ppm = "P6 33333333333333333333333320\n 544\n\x0b";
+  expect_error([&] { decode_image("big.ppm", reinterpret_cast<const uint8_t*>(ppm.data()), ppm.size()); },
+               ErrorCode::kFormat, "big.ppm: PNM header number of 26 digits");
+  const std::string comment = "P5 # a comment\n 4 4 # another\n 255\n" + std::string(16, 'x');
+  EXPECT_EQ(decode_image("ok.pgm", reinterpret_cast<const uint8_t*>(comment.data()), comment.size()).sizes(),
+            (std::vector<int64_t>{1, 4, 4}));
+  write_folder(root(), {"a", "b"}, 2);
+  write_bytes(root() + "/a/big.ppm", std::vector<uint8_t>(ppm.begin(), ppm.end()));
+  ImageFolderOptions quiet;
+  quiet.report_skipped = false;
+  ImageFolder f(root(), quiet);
+  ASSERT_EQ(f.bad_files().size(), 1u);
+  EXPECT_NE(f.bad_files()[0].find("big.ppm: PNM header number of 26 digits"), std::string::npos) << f.bad_files()[0];
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -16,16 +18,21 @@ void on_sigint(int) { g_stop = true; }
 void DataArgs::add_to(CLI::App* cmd, bool loader) {
   cmd->add_option("--channels", channels,
                   "image folders: 1 (gray), 3 (RGB) or 4 (RGBA); 0 = 1 if every image is gray, else 3")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({int64_t(0), int64_t(1), int64_t(3), int64_t(4)}));
   cmd->add_option("--size", size, "image folders: target size N or HxW (default: the first image's)");
   cmd->add_option("--resize", resize,
                   "image folders: crop (scale to cover, cut the centre), stretch, or none (sizes must match)")
       ->capture_default_str();
   cmd->add_option("--bad-files", bad_files, "unreadable/non-image files: skip (reported, counted) or fail")
       ->capture_default_str();
-  cmd->add_option("--workers", workers, "threads decoding images ahead of the training step")->capture_default_str();
+  cmd->add_option("--workers", workers, "threads decoding images ahead of the training step")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t(0), int64_t(1024)));
   if (loader) {
-    cmd->add_option("--prefetch", prefetch, "batches decoded ahead at most")->capture_default_str();
+    cmd->add_option("--prefetch", prefetch, "batches decoded ahead at most")
+        ->capture_default_str()
+        ->check(CLI::Range(int64_t(1), int64_t(1024)));
     cmd->add_flag("--in-memory", in_memory, "decode the whole training set into memory before training");
   }
 }
@@ -47,14 +54,9 @@ ImageFolderOptions DataArgs::folder_options(const Config* model) const {
   o.channels = channels;
   if (!size.empty()) {
     const auto x = size.find('x');
-    try {
-      size_t used = 0;
-      o.height = std::stoll(size.substr(0, x), &used);
-      o.width = x == std::string::npos ? o.height : std::stoll(size.substr(x + 1));
-      CFF_CHECK(o.height > 0 && o.width > 0, "");
-    } catch (...) {
-      CFF_CHECK(false, "--size: expected N or HxW with positive numbers, got '", size, "'");
-    }
+    const int64_t side = int64_t(1) << 16;
+    o.height = parse_int(size.substr(0, x), 1, side, "--size (N or HxW)");
+    o.width = x == std::string::npos ? o.height : parse_int(size.substr(x + 1), 1, side, "--size (N or HxW)");
   }
   if (resize == "crop") o.resize = ResizeMode::kCrop;
   else if (resize == "stretch") o.resize = ResizeMode::kStretch;
@@ -96,18 +98,41 @@ void report_skipped(const ImageSource& source, bool quiet) {
   std::fprintf(stderr, "%zu file%s skipped (unreadable or not an image)\n", bad.size(), bad.size() == 1 ? "" : "s");
 }
 
+int64_t parse_int(const std::string& text, int64_t lo, int64_t hi, const std::string& what) {
+  int64_t v = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  CFF_CHECK(!text.empty() && ec == std::errc() && ptr == end && v >= lo && v <= hi, what, ": expected a whole number in ",
+            lo, "..", hi, ", got '", text, "'");
+  return v;
+}
+
+void add_limit_options(CLI::App& app, InputLimits& limits) {
+  auto add = [&](const char* name, int64_t& value, const char* what) {
+    app.add_option_function<std::string>(
+           name,
+           [&value, name](const std::string& s) {
+             try {
+               value = parse_int(s, 1, INT64_MAX, name);
+             } catch (const Error& e) {
+               throw CLI::ValidationError(e.what());
+             }
+           },
+           what)
+        ->default_str(std::to_string(value));
+  };
+  add("--max-image-pixels", limits.max_image_pixels, "refuse images declaring more pixels (width x height)");
+  add("--max-file-size", limits.max_file_bytes, "refuse input files longer than this many bytes");
+  add("--max-data-size", limits.max_data_bytes, "refuse data sets decoding to more bytes (IDX, CIFAR, in memory)");
+  add("--max-parameters", limits.max_parameters, "refuse model configs with more weights");
+}
+
 std::vector<int64_t> parse_ks(const std::string& text) {
   std::vector<int64_t> ks;
   std::stringstream in(text);
   std::string part;
   while (std::getline(in, part, ',')) {
-    try {
-      size_t used = 0;
-      ks.push_back(std::stoll(part, &used));
-      CFF_CHECK(used == part.size(), "");
-    } catch (...) {
-      CFF_CHECK(false, "--topk: expected a comma-separated list of integers, got '", text, "'");
-    }
+    ks.push_back(parse_int(part, 1, int64_t(1) << 24, "--topk (a comma-separated list of k)"));
   }
   CFF_CHECK(!ks.empty(), "--topk: empty list");
   return ks;

@@ -35,6 +35,13 @@ Command add_plugins(CLI::App& app);
 void add_plugin_option(CLI::App& app, std::vector<std::string>& paths);
 void load_plugins(const std::vector<std::string>& paths);
 
+/// --max-image-pixels --max-file-size --max-data-size --max-parameters (limits.hpp) for every
+/// subcommand, written into `limits`.
+void add_limit_options(CLI::App& app, InputLimits& limits);
+/// A whole number in lo..hi, strictly: "28abc", "1e20", "4294967297" for a small range are errors
+/// naming `what`.
+int64_t parse_int(const std::string& text, int64_t lo, int64_t hi, const std::string& what);
+
 /// Set by SIGINT while training.
 extern std::atomic<bool> g_stop;
 void on_sigint(int);

@@ -4,6 +4,7 @@
 // code 0 on success, 1 with a one-line reason otherwise, 130 when training is interrupted (the
 // last completed epoch stays saved; --resume continues).
 #include <cstdio>
+#include <new>
 
 #include "common.hpp"
 
@@ -16,17 +17,27 @@ int main(int argc, char** argv) {
   app.fallthrough();  // subcommands pass options they do not know (--plugin) up to the app
   std::vector<std::string> plugins;
   add_plugin_option(app, plugins);
+  cff::InputLimits limits = cff::input_limits();
+  add_limit_options(app, limits);
   const std::vector<Command> commands = {add_train(app), add_eval(app),   add_predict(app), add_inspect(app),
                                          add_info(app),  add_export(app), add_plugins(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // A usage error is an error like any other: one line, exit code 1 (not CLI11's 101..114).
+    std::string msg = e.what();
+    std::fprintf(stderr, "cff: error: %s (cff --help)\n", msg.substr(0, msg.find('\n')).c_str());
+    return 1;
   }
   try {
+    cff::set_input_limits(limits);
     load_plugins(plugins);
     for (const auto& c : commands)
       if (c.app->parsed()) return c.run();
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "cff: error: out of memory\n");
+    return 1;
   } catch (const std::exception& e) {
     std::string msg = e.what();
     std::fprintf(stderr, "cff: error: %s\n", msg.substr(0, msg.find('\n')).c_str());

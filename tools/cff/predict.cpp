@@ -86,7 +86,10 @@ int run(const PredictArgs& a) {
       else std::printf("%s\n", line.c_str());
     }
   }
-  if (a.json_out) std::printf("%s\n", json({{"predictions", predictions}, {"skipped", skipped}}).dump().c_str());
+  if (a.json_out)  // paths that are not UTF-8 are printed with U+FFFD, not an exception
+    std::printf("%s\n", json({{"predictions", predictions}, {"skipped", skipped}})
+                            .dump(-1, ' ', false, json::error_handler_t::replace)
+                            .c_str());
   else if (failed > 0 && !a.data_args.quiet) std::fprintf(stderr, "%lld file%s skipped\n", (long long)failed, failed == 1 ? "" : "s");
   CFF_CHECK_CODE(failed < int64_t(files.size()), ErrorCode::kFormat, "no readable image among ", files.size(),
                  " file(s)");

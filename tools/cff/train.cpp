@@ -1,6 +1,11 @@
 // cff train DATA --out MODEL: build a model for DATA, train both stages (checkpoint after every
 // epoch), evaluate on DATA's test part, optionally write the report.
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +18,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr double kAutoMemoryBytes = 2.0 * (1 << 30);  // 2 GiB of decoded uint8 images
+constexpr int64_t kMinAutoSide = 4, kLargeAutoSide = 1024;  // the first image's size, without --size
 
 struct TrainArgs {
   std::string data, out, config_file, algo = "cff+m", arch = "mlp", loss, augment, device = "auto",
@@ -22,20 +28,18 @@ struct TrainArgs {
           threads = 0, blas_threads = 0, report_samples = 2000;
   double lr = 0.004, head_lr = 0.0005, weight_decay = 0.01, val_fraction = 0.1, label_noise = 0.0, drop = 0.0;
   uint64_t seed = 0;
-  bool resume = false, json_out = false, no_best = false, cls = false, stream = false;
+  bool resume = false, force = false, json_out = false, no_best = false, cls = false, stream = false;
   DataArgs data_args;
 };
 
-Config build_config(const TrainArgs& a, const CLI::App& cmd, const ImageSource& data) {
-  Config c;
-  if (!a.config_file.empty()) {
-    std::ifstream in(a.config_file);
-    CFF_CHECK_CODE(in.good(), ErrorCode::kIo, a.config_file, ": cannot open");
-    std::stringstream text;
-    text << in.rdbuf();
-    c = Config::from_json(text.str());
+// The run's config: `base` (defaults, or --config's file), then the flags. With `only_given`
+// (resume) a flag counts only when it is on the command line; otherwise every flag's value (its
+// default included) applies unless --config is given.
+Config build_config(const TrainArgs& a, const CLI::App& cmd, const ImageSource& data, Config c, bool only_given) {
+  if (!only_given && !a.config_file.empty()) {
+    c = Config::from_file(a.config_file);
   }
-  auto given = [&](const char* name) { return cmd.count(name) > 0 || a.config_file.empty(); };
+  auto given = [&](const char* name) { return cmd.count(name) > 0 || (!only_given && a.config_file.empty()); };
   if (given("--algo")) {
     const std::string& s = a.algo;
     if (s == "cff+m" || s == "cff1") {
@@ -112,19 +116,74 @@ std::shared_ptr<const ImageSource> apply_table4(std::shared_ptr<const ImageSourc
   return std::make_shared<SubsetSource>(src, keep, labels);
 }
 
+// --out is checked before any data is read or any epoch runs: its folder must exist and be
+// writable; an existing model is replaced only with --force (or continued with --resume).
+void check_output(const TrainArgs& a) {
+  const fs::path out(a.out);
+  const fs::path dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+  std::error_code ec;
+  CFF_CHECK_CODE(fs::is_directory(dir, ec), ErrorCode::kIo, a.out, ": folder ", dir.string(), " does not exist");
+  CFF_CHECK_CODE(::access(dir.c_str(), W_OK | X_OK) == 0, ErrorCode::kIo, a.out, ": folder ", dir.string(),
+                 " is not writable (", std::strerror(errno), ")");
+  CFF_CHECK_CODE(!fs::is_directory(out, ec), ErrorCode::kIo, a.out, ": is a folder (--out names the model file)");
+  CFF_CHECK_CODE(a.resume || a.force || !fs::exists(out, ec), ErrorCode::kIo, a.out,
+                 ": exists; --force replaces it, --resume continues its run");
+}
+
+// Without --size an image folder trains at its first image's size: a tiny one is refused
+// (nothing to learn at 1x1), a huge one is said out loud.
+void check_auto_size(const TrainArgs& a, const ImageSource& data) {
+  const auto* folder = dynamic_cast<const ImageFolder*>(&data);
+  if (!folder || !a.data_args.size.empty()) return;
+  const std::string first = folder->files().empty() ? a.data : folder->files().front();
+  CFF_CHECK(data.height >= kMinAutoSide && data.width >= kMinAutoSide, first, ": the first image is ", data.width,
+            "x", data.height, " and no --size was given; images are trained at the first one's size, which must be "
+            "at least ", kMinAutoSide, "x", kMinAutoSide, " (give --size HxW)");
+  if ((data.height > kLargeAutoSide || data.width > kLargeAutoSide) && !a.data_args.quiet)
+    std::fprintf(stderr, "cff: note: training at %lldx%lld, the size of %s (no --size given)\n",
+                 (long long)data.width, (long long)data.height, first.c_str());
+}
+
+// --resume continues the saved run: a flag that would change it is an error listing every
+// conflict (flags that only say how to run it, --device --threads --blas-threads --workers, apply).
+void check_resume(const Config& saved, const Config& asked, const std::string& path) {
+  const auto a = json::parse(saved.to_json()), b = json::parse(asked.to_json());
+  std::string conflicts;
+  for (const char* section : {"model", "train"})
+    for (const auto& [key, value] : b[section].items()) {
+      if (key == "device" || key == "threads" || key == "blas_threads") continue;
+      if (a[section].contains(key) && a[section][key] == value) continue;
+      conflicts += std::string(conflicts.empty() ? "" : "; ") + section + "." + key + " " +
+                   (a[section].contains(key) ? a[section][key].dump() : "(unset)") + " -> " + value.dump();
+    }
+  CFF_CHECK(conflicts.empty(), "--resume: the command line conflicts with ", path, " (", conflicts,
+            "); drop those flags to continue the run, or train a new model without --resume");
+}
+
 int run(const TrainArgs& a, const CLI::App& cmd) {
   DataArgs da = a.data_args;
   std::unique_ptr<Trainer> trainer;
   std::shared_ptr<const ImageSource> source;
+  check_output(a);
   if (a.resume) {
     CFF_CHECK_CODE(fs::exists(a.out), ErrorCode::kIo, a.out, ": nothing to resume (no such file)");
-    trainer = std::make_unique<Trainer>(Trainer::load(a.out));
+    CFF_CHECK(a.config_file.empty(), "--config cannot be combined with --resume (the run continues with ", a.out,
+              "'s own config)");
+    trainer = std::make_unique<Trainer>(Trainer::load(a.out, cmd.count("--device") ? a.device : ""));
     source = open_part(a.data, "train", da, &trainer->config());
+    check_resume(trainer->config(), build_config(a, cmd, *source, trainer->config(), true), a.out);
+    // How to run it may change: threads apply now (the device was applied by load()).
+    CFF_CHECK(a.threads >= 0 && a.threads <= 4096 && a.blas_threads >= 0 && a.blas_threads <= 4096,
+              "--threads and --blas-threads must be in 0..4096");
+    if (cmd.count("--threads") || cmd.count("--blas-threads"))
+      set_threads(cmd.count("--threads") ? a.threads : trainer->config().train.threads,
+                  cmd.count("--blas-threads") ? a.blas_threads : trainer->config().train.blas_threads);
   } else {
     CFF_CHECK(a.label_noise >= 0 && a.label_noise <= 1, "--label-noise must be in [0, 1]");
     CFF_CHECK(a.drop >= 0 && a.drop < 1, "--drop must be in [0, 1)");
     source = open_part(a.data, "train", da, nullptr);
-    trainer = std::make_unique<Trainer>(build_config(a, cmd, *source));
+    check_auto_size(a, *source);
+    trainer = std::make_unique<Trainer>(build_config(a, cmd, *source, Config{}, false));
   }
   const auto& c = trainer->config();
   source = apply_table4(source, a, c.train.seed);
@@ -238,7 +297,18 @@ Command add_train(CLI::App& app) {
   cmd->add_flag("--no-best-epoch", a->no_best, "keep the last epoch instead of the best validation epoch");
   cmd->add_option("--ff-predict", a->ff_predict, "FF prediction: goodness (every label) or head (one pass)")
       ->capture_default_str();
-  cmd->add_option("--seed", a->seed, "random seed")->capture_default_str();
+  // A string parsed strictly: CLI11 reads "-1" for an unsigned option as 2^64-1.
+  cmd->add_option_function<std::string>(
+         "--seed",
+         [a](const std::string& text) {
+           uint64_t v = 0;
+           const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+           if (text.empty() || ec != std::errc() || ptr != text.data() + text.size())
+             throw CLI::ValidationError("--seed: expected a whole number in 0..18446744073709551615, got '" + text + "'");
+           a->seed = v;
+         },
+         "random seed")
+      ->default_str("0");
   cmd->add_option("--device", a->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
   cmd->add_option("--precision", a->precision,
                   "auto (bf16 on CUDA and on CPUs with AMX/AVX512-BF16, else fp32), fp32 or bf16")
@@ -253,7 +323,8 @@ Command add_train(CLI::App& app) {
   cmd->add_option("--topk", a->topk, "test accuracies to report, e.g. 1,5")->capture_default_str();
   cmd->add_option("--report", a->report, "write layer diagnostics and plots (CSV + report.html) into this folder");
   cmd->add_option("--report-samples", a->report_samples, "validation images used by --report")->capture_default_str();
-  cmd->add_flag("--resume", a->resume, "continue the run saved in --out");
+  cmd->add_flag("--resume", a->resume, "continue the run saved in --out (flags that change the run are errors)");
+  cmd->add_flag("--force", a->force, "replace an existing --out model (without it an existing file is an error)");
   cmd->add_flag("--json", a->json_out, "print the result as one JSON object on stdout");
   cmd->add_flag("--quiet,-q", a->data_args.quiet, "no progress on stderr");
   a->data_args.add_to(cmd, true);

@@ -648,3 +648,9 @@ def providers(kind=ProviderKind.LOSS):
         return out
     finally:
         lib.cff_provider_list_free(h)
+
+
+def set_limit(name, value):
+    """Sets one of the input limits (cff_limit_set): "max_image_pixels", "max_file_bytes",
+    "max_data_bytes" or "max_parameters"."""
+    _check(_L().cff_limit_set(name.encode(), int(value)))

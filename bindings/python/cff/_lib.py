@@ -97,6 +97,7 @@ SIGNATURES = {
     "cff_code_name": (c_char_p, [c_enum]),
     "cff_string_free": (None, [c_void_p]),
     "cff_set_threads": (S, [c_int64]),
+    "cff_limit_set": (S, [c_char_p, c_int64]),
     "cff_plugin_abi_version": (c_uint32, []),
     "cff_plugin_load": (S, [c_char_p, out_str]),
     "cff_plugin_unload": (S, [c_char_p, POINTER(c_int32)]),

@@ -6,6 +6,7 @@
 #include "cff/data.hpp"
 #include "cff/diagnostics.hpp"
 #include "cff/error.hpp"
+#include "cff/limits.hpp"
 #include "cff/loader.hpp"
 #include "cff/losses.hpp"
 #include "cff/model.hpp"

@@ -163,7 +163,13 @@ struct ImageFolderOptions {
 /// sorted path order; names starting with '.' are ignored. Decoding is stb_image's (PNG, JPEG,
 /// BMP, GIF (first frame), TGA, PSD, HDR, PIC, PNM). Construction lists the files and reads every
 /// header (not the pixels): files that are not images are handled by the BadFilePolicy there;
-/// truncated pixel data is found when read() decodes the file. Errors: no such folder, a class
+/// truncated pixel data is found when read() decodes the file. What the scan skips under
+/// BadFilePolicy::kSkip (each reported with its path and counted in bad_files(); each fatal,
+/// naming the path, under kFail): dangling or looping symbolic links, links to folders (never
+/// followed, so no loops), unreadable subfolders, FIFOs, devices and sockets, files above
+/// InputLimits::max_file_bytes, images declaring more than InputLimits::max_image_pixels. A class
+/// folder whose name is not valid UTF-8 is an error (kFormat, the path shown with \xNN escapes):
+/// class names are saved in the model as text. Errors: no such folder, a class
 /// folder without images ("<path>: empty class folder"), fewer than two classes, a mismatched
 /// size under ResizeMode::kNone.
 class ImageFolder : public ImageSource {
@@ -189,8 +195,15 @@ class ImageFolder : public ImageSource {
 /// Decodes one image file with stb_image and brings it to channels x height x width by the rules
 /// of ImageFolderOptions (0 = keep the file's own). Returns C x H x W uint8. Throws kIo / kFormat
 /// naming the file.
+/// The file must be a regular file within InputLimits::max_file_bytes (a folder, FIFO or device is
+/// refused with kIo) and declare at most InputLimits::max_image_pixels (kFormat "image too large
+/// (WxH, limit L pixels)"); both are checked before the pixels are decoded.
 torch::Tensor read_image(const std::string& path, int64_t channels = 0, int64_t height = 0, int64_t width = 0,
                          ResizeMode resize = ResizeMode::kCrop);
+/// read_image() on an encoded image held in memory (`size` bytes at `data`); `name` is used in
+/// messages only. The same limits and errors.
+torch::Tensor decode_image(const std::string& name, const uint8_t* data, size_t size, int64_t channels = 0,
+                           int64_t height = 0, int64_t width = 0, ResizeMode resize = ResizeMode::kCrop);
 
 // ---- any supported folder --------------------------------------------------------------------------
 

@@ -97,13 +97,21 @@ struct TrainOptions {
 };
 
 /// A model and its training recipe: what checkpoints store and what Trainer is built from.
+/// The smallest normalisation std a config accepts (inputs are scaled by 1/std).
+constexpr double kMinStd = 1e-6;
+
 struct Config {
   ModelOptions model;
   TrainOptions train;
 
   /// Throws cff::Error(kInvalidArgument) naming the first bad field (E not divisible by H,
-  /// zero layers, negative lr, patch not dividing the image, ...).
+  /// zero layers, negative lr, patch not dividing the image, a std below kMinStd, ...), and when
+  /// parameter_count() is above InputLimits::max_parameters (limits.hpp): a config can never
+  /// make libcff allocate a model larger than that limit.
   void validate() const;
+  /// The number of weights (encoder, its buffers, head) of the model this config describes,
+  /// computed without building it; saturates at INT64_MAX.
+  int64_t parameter_count() const;
   /// The loss spec actually used (train.loss or the algorithm's default).
   std::string loss_spec() const;
   /// The augmentation spec actually used (train.augment or the architecture's default).
@@ -118,6 +126,9 @@ struct Config {
   /// and rejects unknown keys and values of the wrong type with a message naming the key.
   std::string to_json() const;
   static Config from_json(const std::string& text);
+  /// from_json() of a file: a regular file within InputLimits::max_file_bytes (kIo / kFormat
+  /// naming the file otherwise); errors in the text name the file too.
+  static Config from_file(const std::string& path);
 };
 
 std::string to_string(Architecture v);

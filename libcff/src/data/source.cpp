@@ -9,6 +9,8 @@
 
 #include "cff/data.hpp"
 #include "cff/error.hpp"
+#include "cff/limits.hpp"
+#include "../io/files.hpp"
 #include "parallel.hpp"
 
 namespace cff {
@@ -97,6 +99,11 @@ Dataset to_dataset(const ImageSource& source, int64_t workers) {
   d.num_classes = source.num_classes;
   d.class_names = source.class_names;
   if (const auto* t = dynamic_cast<const TensorSource*>(&source)) return t->dataset();
+  const uint64_t bytes = uint64_t(n) * uint64_t(item), limit = uint64_t(input_limits().max_data_bytes);
+  CFF_CHECK_CODE(bytes <= limit, ErrorCode::kFormat, n > 0 ? source.describe(0) : std::string("data"), " and ",
+                 n - 1, " more: ", n, " images of ", source.channels, "x", source.height, "x", source.width, " decode to ",
+                 detail::human_bytes(bytes), ", above the limit of ", detail::human_bytes(limit),
+                 " (--max-data-size; or stream them: cff train --stream)");
   auto images = torch::empty({n, source.channels, source.height, source.width}, torch::kUInt8);
   std::vector<char> ok(size_t(n), 0);
   uint8_t* dst = images.data_ptr<uint8_t>();

@@ -8,6 +8,7 @@
 //
 // The envelope catches truncation and corruption before LibTorch parses anything; writes go to a
 // temporary file in the same folder, are flushed to disk, and are renamed over the target.
+#include <fcntl.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -16,11 +17,17 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <regex>
+#include <tuple>
 
+#include <caffe2/serialize/inline_container.h>
+#include <caffe2/serialize/read_adapter_interface.h>
 #include <nlohmann/json.hpp>
 
 #include "cff/diagnostics.hpp"
 #include "cff/error.hpp"
+#include "cff/limits.hpp"
+#include "files.hpp"
 #include "../train/state.hpp"
 
 namespace cff {
@@ -40,10 +47,8 @@ T get_le(const char* p) {
   return T(v);
 }
 
-uint32_t crc32_of(const std::string& data) {
+uint32_t crc32_of(const char* p, size_t left) {
   uLong crc = crc32(0L, Z_NULL, 0);
-  const char* p = data.data();
-  size_t left = data.size();
   while (left > 0) {
     const uInt chunk = uInt(std::min<size_t>(left, 1u << 30));
     crc = crc32(crc, reinterpret_cast<const Bytef*>(p), chunk);
@@ -84,12 +89,175 @@ void write_tensors(torch::serialize::OutputArchive& archive, const std::vector<t
 std::vector<torch::Tensor> read_tensors(torch::serialize::InputArchive& archive, const torch::Device& device) {
   c10::IValue count;
   archive.read("count", count);
-  std::vector<torch::Tensor> out(size_t(count.toInt()));
+  const int64_t n = count.toInt();
+  CFF_CHECK_CODE(n >= 0 && n <= 1000000, ErrorCode::kFormat, "bad tensor count ", n);
+  std::vector<torch::Tensor> out(static_cast<size_t>(n));
   for (size_t i = 0; i < out.size(); ++i) {
     archive.read(std::to_string(i), out[i]);
     out[i] = out[i].to(device);
   }
   return out;
+}
+
+// Name, shape and dtype of every tensor of `module`: what the loaded tensors must match.
+std::vector<std::tuple<std::string, std::vector<int64_t>, torch::Dtype>> layout_of(const torch::nn::Module& module) {
+  std::vector<std::tuple<std::string, std::vector<int64_t>, torch::Dtype>> out;
+  for (const auto& item : module.named_parameters())
+    out.emplace_back(item.key(), item.value().sizes().vec(), item.value().scalar_type());
+  for (const auto& item : module.named_buffers())
+    out.emplace_back(item.key(), item.value().sizes().vec(), item.value().scalar_type());
+  return out;
+}
+
+std::string shape_text(c10::IntArrayRef s) {
+  std::ostringstream o;
+  o << s;
+  return o.str();
+}
+
+// LibTorch's Module::load replaces each tensor by the stored one whatever its shape (a 10-way
+// head loads into a 3-class model): every tensor must have the shape the config's model has.
+void check_layout(const torch::nn::Module& module, const std::vector<std::tuple<std::string, std::vector<int64_t>,
+                                                                                torch::Dtype>>& expected,
+                  const std::string& what) {
+  const auto got = layout_of(module);
+  CFF_CHECK_CODE(got.size() == expected.size(), ErrorCode::kFormat, what, " has ", got.size(), " tensors, the config's model ",
+                 expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    const auto& [name, shape, dtype] = expected[i];
+    CFF_CHECK_CODE(std::get<1>(got[i]) == shape && std::get<2>(got[i]) == dtype, ErrorCode::kFormat, what, " tensor ",
+                   name, " is ", shape_text(std::get<1>(got[i])), " ", c10::toString(std::get<2>(got[i])),
+                   ", the config's model needs ", shape_text(shape), " ", c10::toString(dtype));
+  }
+}
+
+// AdamW moments must match their parameters (else the first step fails deep inside LibTorch).
+void check_optimizer(torch::optim::Optimizer& opt, const std::string& what) {
+  for (auto& group : opt.param_groups())
+    for (auto& p : group.params()) {
+      const auto it = opt.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      if (it == opt.state().end()) continue;
+      const auto& st = static_cast<const torch::optim::AdamWParamState&>(*it->second);
+      for (const auto* t : {&st.exp_avg(), &st.exp_avg_sq(), &st.max_exp_avg_sq()})
+        CFF_CHECK_CODE(!t->defined() || (t->sizes() == p.sizes() && t->scalar_type() == p.scalar_type()),
+                       ErrorCode::kFormat, what, ": optimizer state ", shape_text(t->sizes()),
+                       " does not match its parameter ", shape_text(p.sizes()));
+    }
+}
+
+// ---- the archive's TorchScript source, checked before LibTorch compiles it ----------------------
+//
+// A LibTorch archive carries TorchScript source (code/*.py) that torch::jit compiles while it loads
+// the file; crafted source crashes LibTorch 1.13's compiler (fuzz finding: SEGV in
+// ScriptTypeParser). An archive that OutputArchive writes holds only class declarations of a fixed
+// shape, so every line of every code record must have one of these shapes, and the records must
+// be the ones an OutputArchive writes, before load_from() sees the payload.
+struct MemoryReader : caffe2::serialize::ReadAdapterInterface {
+  const char* data;
+  size_t length;
+  MemoryReader(const char* d, size_t n) : data(d), length(n) {}
+  size_t size() const override { return length; }
+  size_t read(uint64_t pos, void* buf, size_t n, const char*) const override {
+    if (pos >= length) return 0;
+    n = std::min<size_t>(n, length - size_t(pos));
+    std::memcpy(buf, data + pos, n);
+    return n;
+  }
+};
+
+bool is_declaration_line(const std::string& line) {
+  static const std::string name = R"([A-Za-z_][A-Za-z0-9_]*)", quoted = R"("[^"\\]{0,256}")";
+  static const std::string simple = R"((Tensor|str|int|float|bool|__torch__(\.___torch_mangle_[0-9]+)?\.Module))";
+  static const std::string type = simple + "|Tuple\\[" + simple + "(, " + simple + ")*\\]|List\\[" + simple + "\\]";
+  static const std::regex shapes("|class Module\\(Module\\):"
+                                 "|  __(parameters|buffers)__ = \\[(" + quoted + ", )*\\]"
+                                 "|  __annotations__ = \\[\\]"
+                                 "|  __annotations__\\[" + quoted + "\\] = (" + type + ")"
+                                 "|  " + name + " : (" + type + ")");
+  return line.size() <= 4096 && std::regex_match(line, shapes);
+}
+
+// Walks a pickle (protocol 2, as LibTorch writes data.pkl, constants.pkl and the debug tables)
+// opcode by opcode and refuses any whose declared length runs past the record: LibTorch 1.13's
+// unpickler reserves the length a string opcode declares before reading it (fuzz finding: a
+// 4 GB allocation from a 36 KB file). Unknown opcodes are refused too.
+void check_pickle(const std::string& record, const uint8_t* p, size_t n) {
+  auto fail = [&](size_t at, const char* what) {
+    detail::throw_error(ErrorCode::kFormat, "archive record ", record, ": ", what, " at byte ", at);
+  };
+  auto le = [&](size_t at, int bytes) {
+    uint64_t v = 0;
+    for (int k = 0; k < bytes; ++k) v |= uint64_t(p[at + size_t(k)]) << (8 * k);
+    return v;
+  };
+  size_t i = 0;
+  while (i < n) {
+    const uint8_t op = p[i];
+    const size_t at = i++;
+    auto need = [&](uint64_t len) {
+      if (len > n - i) fail(at, "pickle length past the end of the record");
+      i += size_t(len);
+    };
+    auto counted = [&](int bytes) {
+      need(uint64_t(bytes));
+      need(le(i - size_t(bytes), bytes));
+    };
+    auto line = [&] {
+      const void* nl = std::memchr(p + i, '\n', n - i);
+      if (!nl) fail(at, "pickle line without an end");
+      i = size_t(static_cast<const uint8_t*>(nl) - p) + 1;
+    };
+    switch (op) {
+      case '.': return;  // STOP
+      case '(': case ')': case ']': case '}': case 't': case 'e': case 's': case 'u': case 'a': case 'R':
+      case 'b': case 'N': case 0x88: case 0x89: case 0x85: case 0x86: case 0x87: case '0': case '1': case '2':
+      case 'Q': case 0x81: case 0x94: case 0x93: case 'd': case 'l': case 'o': break;
+      case 'K': case 'q': case 'h': case 0x80: need(1); break;
+      case 'M': need(2); break;
+      case 'J': case 'r': case 'j': need(4); break;
+      case 'G': case 0x95: need(8); break;
+      case 0x8a: counted(1); break;  // LONG1
+      case 0x8b: counted(4); break;  // LONG4
+      case 'X': case 'T': case 'B': counted(4); break;
+      case 'U': case 'C': case 0x8c: counted(1); break;
+      case 0x8d: case 0x8e: counted(8); break;
+      case 'I': case 'L': case 'F': case 'S': case 'V': case 'P': case 'p': case 'g': line(); break;
+      case 'c': case 'i': line(); line(); break;
+      default: fail(at, "unknown pickle opcode");
+    }
+  }
+  fail(n, "pickle without STOP");
+}
+
+void check_archive_source(const char* payload, size_t size) {
+  caffe2::serialize::PyTorchStreamReader reader(std::make_shared<MemoryReader>(payload, size));
+  for (const auto& record : reader.getAllRecords()) {
+    const bool code = record.rfind("code/", 0) == 0;
+    const bool debug = code && record.size() > 10 && record.compare(record.size() - 10, 10, ".debug_pkl") == 0;
+    const bool known = record == "data.pkl" || record == "constants.pkl" || record == "version" ||
+                       record == ".data/version" || record.rfind("data/", 0) == 0 || code;
+    CFF_CHECK_CODE(known, ErrorCode::kFormat, "archive record ", record, " is not one a checkpoint holds");
+    const bool pickle = record == "data.pkl" || record == "constants.pkl" || debug;
+    if (!code && !pickle) continue;
+    auto [data, length] = reader.getRecord(record);
+    if (pickle) {
+      CFF_CHECK_CODE(!debug || length <= 4096, ErrorCode::kFormat, "archive record ", record, " is ", length, " bytes");
+      check_pickle(record, static_cast<const uint8_t*>(data.get()), length);
+      continue;
+    }
+    CFF_CHECK_CODE(record.size() > 3 && record.compare(record.size() - 3, 3, ".py") == 0 && length <= (1 << 20),
+                   ErrorCode::kFormat, "archive record ", record, " is not a checkpoint's source record");
+    const std::string text(static_cast<const char*>(data.get()), length);
+    size_t start = 0, line_no = 1;
+    for (size_t end; start <= text.size(); start = end + 1, ++line_no) {
+      end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      const std::string line = text.substr(start, end - start);
+      CFF_CHECK_CODE(is_declaration_line(line), ErrorCode::kFormat, "archive record ", record, " line ", line_no,
+                     " is not a declaration a checkpoint holds ('", nlohmann::json(line).dump(-1, ' ', true,
+                     nlohmann::json::error_handler_t::replace).substr(0, 80), "')");
+    }
+  }
 }
 
 template <typename T>
@@ -114,9 +282,39 @@ std::string read_value(torch::serialize::InputArchive& archive, const char* key)
 }
 }  // namespace
 
+namespace {
+// Removes `<name>.tmp.<pid>` files beside `target` left by processes that no longer exist (a kill
+// -9 or a power cut during a save). A live process's temporary file is never touched.
+void remove_stale_temporaries(const std::filesystem::path& target) {
+  namespace fs = std::filesystem;
+  const std::string prefix = target.filename().string() + ".tmp.";
+  const fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string pid = name.substr(prefix.size());
+    if (pid.find_first_not_of("0123456789") != std::string::npos || pid.size() > 9) continue;
+    if (long(std::stol(pid)) == long(::getpid()) || !detail::process_is_gone(std::stol(pid))) continue;
+    std::error_code rm;
+    fs::remove(it->path(), rm);
+  }
+}
+
+// fsync of the folder holding `target`, so that the rename itself survives a power loss.
+void sync_parent(const std::filesystem::path& target) {
+  const std::string dir = target.parent_path().empty() ? "." : target.parent_path().string();
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // the data itself is on disk already; only the name's durability is at stake
+  ::fsync(fd);
+  ::close(fd);
+}
+}  // namespace
+
 void write_file_atomically(const std::string& path, const std::string& bytes) {
   namespace fs = std::filesystem;
   const fs::path target(path);
+  remove_stale_temporaries(target);
   const fs::path tmp = target.parent_path() / (target.filename().string() + ".tmp." + std::to_string(::getpid()));
   FILE* f = std::fopen(tmp.c_str(), "wb");
   CFF_CHECK_CODE(f != nullptr, ErrorCode::kIo, path, ": cannot write (", std::strerror(errno), ")");
@@ -133,9 +331,24 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
     std::remove(tmp.c_str());
     detail::throw_error(ErrorCode::kIo, path, ": cannot replace (", std::strerror(e), ")");
   }
+  sync_parent(target);
+}
+
+void check_weights_finite(const Trainer::State& s, const std::string& what) {
+  torch::NoGradGuard no_grad;
+  auto check = [&](const std::string& prefix, const torch::OrderedDict<std::string, torch::Tensor>& dict) {
+    for (const auto& item : dict)
+      if (item.value().is_floating_point())
+        CFF_CHECK_CODE(torch::isfinite(item.value()).all().item<bool>(), ErrorCode::kNumerics, what, ": weight ",
+                       prefix, item.key(), " contains NaN or Inf (training diverged; lower --lr)");
+  };
+  check("encoder.", s.net->named_parameters());
+  check("head.", s.head->named_parameters());
 }
 
 void write_checkpoint(const Trainer::State& s, const std::string& path) {
+  // A diverged model is never written: `path` keeps what it held (the last good epoch).
+  check_weights_finite(s, path + ": not saved");
   torch::serialize::OutputArchive archive;
   archive.write("config", c10::IValue(s.cfg.to_json()));
   archive.write("stage", c10::IValue(s.stage));
@@ -167,33 +380,43 @@ void write_checkpoint(const Trainer::State& s, const std::string& path) {
   std::string bytes(kMagic, sizeof kMagic);
   put_le<uint32_t>(bytes, kFormatVersion);
   put_le<uint64_t>(bytes, payload.size());
-  put_le<uint32_t>(bytes, crc32_of(payload));
+  put_le<uint32_t>(bytes, crc32_of(payload.data(), payload.size()));
   bytes += payload;
   write_file_atomically(path, bytes);
 }
 
 std::unique_ptr<Trainer::State> read_checkpoint(const std::string& path, const std::string& device) {
-  std::ifstream in(path, std::ios::binary);
-  CFF_CHECK_CODE(in.good(), ErrorCode::kIo, path, ": cannot open checkpoint");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  CFF_CHECK_CODE(bytes.size() >= kHeaderSize && std::memcmp(bytes.data(), kMagic, sizeof kMagic) == 0,
-                 ErrorCode::kFormat, path, ": not a libcff checkpoint");
-  const auto version = get_le<uint32_t>(bytes.data() + 8);
+  // A regular file within InputLimits::max_file_bytes (a folder is kIo, never "not a checkpoint").
+  const auto file = detail::read_input_file(path, "checkpoint");
+  const char* bytes = reinterpret_cast<const char*>(file.data());
+  CFF_CHECK_CODE(file.size() >= kHeaderSize && std::memcmp(bytes, kMagic, sizeof kMagic) == 0, ErrorCode::kFormat,
+                 path, ": not a libcff checkpoint");
+  const auto version = get_le<uint32_t>(bytes + 8);
   CFF_CHECK_CODE(version == kFormatVersion, ErrorCode::kFormat, path, ": checkpoint format version ", version,
                  ", this libcff reads version ", kFormatVersion);
-  const auto size = get_le<uint64_t>(bytes.data() + 12);
-  CFF_CHECK_CODE(bytes.size() - kHeaderSize == size, ErrorCode::kFormat, path, ": checkpoint is ",
-                 bytes.size() - kHeaderSize < size ? "truncated" : "longer than its header says", " (", size,
-                 " payload bytes expected, ", bytes.size() - kHeaderSize, " present)");
-  const std::string payload = bytes.substr(kHeaderSize);
-  CFF_CHECK_CODE(crc32_of(payload) == get_le<uint32_t>(bytes.data() + 20), ErrorCode::kFormat, path,
+  const auto size = get_le<uint64_t>(bytes + 12);
+  const uint64_t present = file.size() - kHeaderSize;
+  CFF_CHECK_CODE(present == size, ErrorCode::kFormat, path, ": checkpoint is ",
+                 present < size ? "truncated" : "longer than its header says", " (", size,
+                 " payload bytes expected, ", present, " present)");
+  const char* payload = bytes + kHeaderSize;
+  CFF_CHECK_CODE(crc32_of(payload, present) == get_le<uint32_t>(bytes + 20), ErrorCode::kFormat, path,
                  ": checkpoint is corrupt (checksum mismatch)");
   try {
+    check_archive_source(payload, present);
     torch::serialize::InputArchive archive;
-    archive.load_from(payload.data(), payload.size(), torch::kCPU);
+    archive.load_from(payload, present, torch::kCPU);
     Config cfg = Config::from_json(read_value<std::string>(archive, "config"));
     if (!device.empty()) cfg.train.device = device;
+    cfg.validate();  // sizes against the limits, before the model is built
+    // Every weight is stored as 4 bytes or more: a config describing more weights than the file
+    // can hold is not this file's model, and the model is not built (nor allocated) at all.
+    const int64_t params = cfg.parameter_count();
+    CFF_CHECK_CODE(uint64_t(params) <= present / 4, ErrorCode::kFormat, "its config describes ", params,
+                   " weights (", detail::human_bytes(uint64_t(params) * 4), "), the file holds ",
+                   detail::human_bytes(present), " in all");
     auto s = std::make_unique<Trainer::State>(cfg);
+    const auto net_layout = layout_of(*s->net), head_layout = layout_of(*s->head);
     s->stage = read_value<int64_t>(archive, "stage");
     s->epoch = read_value<int64_t>(archive, "epoch");
     s->best_val = read_value<double>(archive, "best_val");
@@ -209,17 +432,29 @@ std::unique_ptr<Trainer::State> read_checkpoint(const std::string& path, const s
     archive.read("best", best);
     s->net->load(net);
     s->head->load(head);
+    check_layout(*s->net, net_layout, "encoder");
+    check_layout(*s->head, head_layout, "head");
     s->net->to(s->device);
     s->head->to(s->device);
     s->head_opt->load(head_opt);
+    check_optimizer(*s->head_opt, "head");
     for (size_t l = 0; l < s->layer_opt.size(); ++l) {
       torch::serialize::InputArchive opt;
       archive.read("layer_opt." + std::to_string(l), opt);
       s->layer_opt[l]->load(opt);
+      check_optimizer(*s->layer_opt[l], "layer " + std::to_string(l));
     }
     s->best_snapshot = read_tensors(best, s->device);
-    CFF_CHECK_CODE(s->best_snapshot.empty() || s->best_snapshot.size() == s->state_tensors().size(), ErrorCode::kFormat,
+    const auto live = s->state_tensors();
+    CFF_CHECK_CODE(s->best_snapshot.empty() || s->best_snapshot.size() == live.size(), ErrorCode::kFormat,
                    path, ": best-epoch snapshot does not match the model");
+    for (size_t i = 0; i < s->best_snapshot.size(); ++i)
+      CFF_CHECK_CODE(s->best_snapshot[i].sizes() == live[i].sizes() &&
+                         s->best_snapshot[i].scalar_type() == live[i].scalar_type(),
+                     ErrorCode::kFormat, path, ": best-epoch snapshot tensor ", i, " is ",
+                     shape_text(s->best_snapshot[i].sizes()), ", the model's ", shape_text(live[i].sizes()));
+    CFF_CHECK_CODE(s->stage >= 1 && s->stage <= 3 && s->epoch >= 0, ErrorCode::kFormat, path, ": bad progress (stage ",
+                   s->stage, ", epoch ", s->epoch, ")");
     return s;
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kUnsupported) throw;

@@ -1,9 +1,14 @@
 // Config validation and its JSON form (nlohmann::json): what checkpoints and config files hold.
 #include <cmath>
+#include <limits>
+
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
 #include "cff/error.hpp"
+#include "cff/limits.hpp"
+#include "files.hpp"
 #include "cff/options.hpp"
 
 namespace cff {
@@ -63,6 +68,17 @@ E parse_enum(const std::string& key, const std::string& text) {
 template <typename T>
 void read(const json& j, const std::string& section, const char* key, T& out) {
   if (!j.contains(key)) return;
+  // nlohmann converts 64.7 to 64 and -1 to 2^64-1 silently: an integer field takes integers only,
+  // an unsigned one non-negative integers only.
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    const auto& v = j.at(key);
+    const bool ok = std::is_unsigned_v<T> ? v.is_number_unsigned()
+                                          : v.is_number_integer() && !(v.is_number_unsigned() &&
+                                                                       v.get<uint64_t>() > uint64_t(INT64_MAX));
+    if (!ok)
+      detail::throw_error(ErrorCode::kInvalidArgument, "config: ", section, ".", key, " must be ",
+                          std::is_unsigned_v<T> ? "a non-negative integer" : "an integer", ", got ", v.dump());
+  }
   try {
     out = j.at(key).get<T>();
   } catch (const json::exception&) {
@@ -96,9 +112,59 @@ std::string to_string(Pooling v) { return name_of(v); }
 std::string to_string(LrSchedule v) { return name_of(v); }
 std::string to_string(FFPrediction v) { return name_of(v); }
 
+namespace {
+// Saturating arithmetic for sizes a config declares: a wrapped product must never pass a limit.
+int64_t sat_mul(int64_t a, int64_t b) {
+  int64_t r = 0;
+  return __builtin_mul_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
+}
+int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r = 0;
+  return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
+}
+}  // namespace
+
+int64_t Config::parameter_count() const {
+  const auto& m = model;
+  const bool ff = train.algorithm == Algorithm::kForwardForward;
+  const int64_t e = std::max<int64_t>(m.embed_dim, 0), layers = std::max<int64_t>(m.num_layers, 0);
+  auto linear = [](int64_t in, int64_t out) { return sat_add(sat_mul(in, out), out); };
+  int64_t n = 0;
+  if (m.arch == Architecture::kMlp) {
+    for (int64_t l = 0; l < layers && n < std::numeric_limits<int64_t>::max(); ++l)
+      n = sat_add(n, linear(l == 0 ? sat_mul(sat_mul(m.channels, m.height), m.width) : e, e));
+  } else {
+    const int64_t hidden = sat_mul(std::max<int64_t>(m.mlp_ratio, 0), e);
+    // Pre-norm block: two LayerNorms, qkv + proj, fc1 + fc2 (network.cpp).
+    const int64_t block = sat_add(sat_add(sat_mul(4, e), sat_add(linear(e, sat_mul(3, e)), linear(e, e))),
+                                  sat_add(linear(e, hidden), linear(hidden, e)));
+    const int64_t p = std::max<int64_t>(m.patch_size, 1);
+    const int64_t patch_dim = sat_mul(m.channels, sat_mul(p, p));
+    const int64_t tokens = sat_add(sat_mul(m.height / p, m.width / p), (ff ? 1 : 0) + (m.pooling == Pooling::kClassToken ? 1 : 0));
+    n = sat_add(linear(patch_dim, e), sat_mul(sat_add(tokens, m.pooling == Pooling::kClassToken ? 1 : 0), e));
+    n = sat_add(n, sat_mul(layers, block));
+    if (ff) n = sat_add(n, sat_mul(m.num_classes, patch_dim));  // the label patches (a buffer)
+  }
+  const int64_t head_in = ff ? sat_mul(e, std::max<int64_t>(1, layers - 1)) : e;
+  return sat_add(n, sat_add(sat_mul(2, head_in), linear(head_in, m.num_classes)));
+}
+
 void Config::validate() const {
   const auto& m = model;
   const auto& t = train;
+  // Ranges first, so that no size below can overflow; then the whole model against the limit.
+  constexpr int64_t kMaxDim = int64_t(1) << 24, kMaxSide = int64_t(1) << 16, kMaxLayers = 4096;
+  CFF_CHECK(m.num_layers <= kMaxLayers, "config: num_layers must be <= ", kMaxLayers, ", got ", m.num_layers);
+  CFF_CHECK(m.embed_dim <= kMaxDim, "config: embed_dim must be <= ", kMaxDim, ", got ", m.embed_dim);
+  CFF_CHECK(m.num_classes <= kMaxDim, "config: num_classes must be <= ", kMaxDim, ", got ", m.num_classes);
+  CFF_CHECK(m.channels <= 1024 && m.height <= kMaxSide && m.width <= kMaxSide, "config: image shape ", m.channels,
+            "x", m.height, "x", m.width, " is too large (at most 1024 channels, ", kMaxSide, " pixels a side)");
+  CFF_CHECK(m.num_heads <= kMaxDim && m.patch_size <= kMaxSide && m.mlp_ratio <= 64,
+            "config: num_heads, patch_size or mlp_ratio out of range (", m.num_heads, ", ", m.patch_size, ", ",
+            m.mlp_ratio, ")");
+  CFF_CHECK(t.batch_size <= kMaxDim, "config: batch_size must be <= ", kMaxDim, ", got ", t.batch_size);
+  CFF_CHECK(t.epochs <= 1000000 && t.head_epochs <= 1000000, "config: epochs must be <= 1000000");
+  CFF_CHECK(t.threads <= 4096 && t.blas_threads <= 4096, "config: threads must be <= 4096");
   CFF_CHECK(m.num_layers >= 1, "config: num_layers must be >= 1, got ", m.num_layers);
   CFF_CHECK(m.embed_dim >= 1, "config: embed_dim must be >= 1, got ", m.embed_dim);
   CFF_CHECK(m.channels >= 1 && m.height >= 1 && m.width >= 1, "config: image shape must be positive, got ",
@@ -130,7 +196,13 @@ void Config::validate() const {
   CFF_CHECK(t.mean.size() == t.std.size(), "config: mean and std must have the same length");
   CFF_CHECK(t.mean.empty() || int64_t(t.mean.size()) == m.channels, "config: mean/std need one value per channel (",
             m.channels, ")");
-  for (double s : t.std) CFF_CHECK(positive(s), "config: std values must be > 0");
+  for (double s : t.std)
+    CFF_CHECK(std::isfinite(s) && s >= kMinStd, "config: std values must be >= ", kMinStd, " (1/std scales the input), got ", s);
+  for (double v : t.mean) CFF_CHECK(std::isfinite(v), "config: mean values must be finite, got ", v);
+  const int64_t params = parameter_count(), limit = input_limits().max_parameters;
+  CFF_CHECK(params <= limit, "config: the model ", to_string(m.arch), "[", m.embed_dim, " ", m.num_layers,
+            "] has ", params == std::numeric_limits<int64_t>::max() ? std::string("more than 2^63") : std::to_string(params),
+            " parameters, above the limit of ", limit, " (--max-parameters)");
 }
 
 std::string Config::loss_spec() const {
@@ -188,11 +260,20 @@ std::string Config::to_json() const {
   return j.dump(2);
 }
 
+Config Config::from_file(const std::string& path) {
+  const auto bytes = detail::read_input_file(path, "config");
+  try {
+    return from_json(std::string(bytes.begin(), bytes.end()));
+  } catch (const Error& e) {
+    detail::throw_error(e.code(), path, ": ", e.what());
+  }
+}
+
 Config Config::from_json(const std::string& text) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 8e888
     detail::throw_error(ErrorCode::kInvalidArgument, "config: not valid JSON (", e.what(), ")");
   }
   reject_unknown(j, "config", {"model", "train"});

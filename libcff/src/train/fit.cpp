@@ -152,6 +152,8 @@ FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, c
         rec.best = true;
       }
       rec.seconds = seconds();
+      // A diverged epoch ends the run here: the checkpoint keeps the last finite epoch.
+      check_weights_finite(*this, "stage " + std::to_string(stage) + " epoch " + std::to_string(epoch + 1));
       ++epoch;
       history.push_back(rec);
       if (!hooks.checkpoint_path.empty()) write_checkpoint(*this, hooks.checkpoint_path);

@@ -65,5 +65,7 @@ struct Trainer::State {
 // io/checkpoint.cpp
 void write_checkpoint(const Trainer::State& state, const std::string& path);
 std::unique_ptr<Trainer::State> read_checkpoint(const std::string& path, const std::string& device);
+// Throws kNumerics ("<what>: weight <name> contains NaN or Inf") unless every weight is finite.
+void check_weights_finite(const Trainer::State& state, const std::string& what);
 
 }  // namespace cff

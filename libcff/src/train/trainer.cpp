@@ -9,6 +9,8 @@
 
 namespace cff {
 namespace {
+constexpr double kPixelSlack = 0.01;
+
 void check_finite(const torch::Tensor& t, const char* what) {
   CFF_CHECK_CODE(torch::isfinite(t).all().item<bool>(), ErrorCode::kNumerics, what, " contains NaN or Inf");
 }
@@ -104,6 +106,11 @@ torch::Tensor Trainer::State::to_input(const torch::Tensor& images) const {
   CFF_CHECK(images.is_floating_point(), "images must be uint8 (0..255) or floating point (0..1)");
   auto x = images.to(device, torch::kFloat);
   check_finite(x, "input images");
+  // Float pixels are 0..1 (cff.h); a little rounding slack, but not another scale (0..255, z-scores).
+  const auto [lo, hi] = torch::aminmax(x);
+  const double min = lo.item<double>(), max = hi.item<double>();
+  CFF_CHECK(min >= -kPixelSlack && max <= 1 + kPixelSlack, "input images: float pixels must lie in 0..1, got ", min,
+            "..", max);
   return x;
 }
 
@@ -315,6 +322,7 @@ Evaluation Trainer::State::evaluate(const Dataset& data, const std::vector<int64
   for (int64_t start = 0; start < data.size(); start += bs) {
     const int64_t len = std::min(bs, data.size() - start);
     const auto s = scores(data.images.narrow(0, start, len)).cpu();
+    check_finite(s, "model scores (are the weights finite?)");
     const auto y = data.labels.narrow(0, start, len);
     for (auto k : ks) hits[k] += topk_accuracy(s, y, k) * double(len);
   }
@@ -403,6 +411,7 @@ Prediction Trainer::predict(const torch::Tensor& images, int64_t k) {
   CFF_CHECK(k >= 1 && k <= s_->cfg.model.num_classes, "top-k: k must be in 1..", s_->cfg.model.num_classes);
   Prediction p;
   p.scores = s_->scores(images).cpu();
+  check_finite(p.scores, "model scores (are the weights finite?)");
   p.topk = std::get<1>(p.scores.topk(k, 1));
   p.labels = p.topk.select(1, 0).contiguous();
   return p;

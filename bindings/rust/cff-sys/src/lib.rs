@@ -184,6 +184,7 @@ extern "C" {
 
     // Runtime
     pub fn cff_set_threads(threads: i64) -> *mut cff_status;
+    pub fn cff_limit_set(name: *const c_char, value: i64) -> *mut cff_status;
     pub fn cff_plugin_abi_version() -> u32;
     pub fn cff_plugin_load(path: *const c_char, out_name: *mut *mut c_char) -> *mut cff_status;
     pub fn cff_plugin_unload(path: *const c_char, out_unloaded: *mut i32) -> *mut cff_status;
