@@ -5,7 +5,9 @@
 # which keeps what the fuzzer adds).
 # A crash, a sanitizer report, a leak, a timeout (30 s for one input; the sanitizers and a loaded 2-core machine make single inputs slow) or an out-of-memory (2 GiB)
 # fails the run; the input is kept in BUILD/fuzz/artifacts/<target>/. Extra arguments go to
-# libFuzzer. Usage: run-fuzz.sh [SECONDS] [BUILD] [TARGET...]
+# libFuzzer. The seed is fixed (FUZZ_SEED, default 1) so that a short CI run explores the same
+# inputs every time and a red run is reproducible; longer runs set their own.
+# Usage: run-fuzz.sh [SECONDS] [BUILD] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
@@ -27,7 +29,7 @@ for t in "${targets[@]}"; do
   cp -n tests/fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
   cp -n tests/fuzz/regressions/"$t"-* "$corpus"/ 2>/dev/null || true  # inputs that once failed
   start=$(date +%s)
-  if "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+  if "$bin" -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
        -artifact_prefix="$artifacts/" "$corpus" > "$build/fuzz/$t.log" 2>&1; then
     echo "run-fuzz: $t ok ($(( $(date +%s) - start )) s, $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$build/fuzz/$t.log" | grep -o '[0-9]*$') runs, corpus $(ls "$corpus" | wc -l))"
   else

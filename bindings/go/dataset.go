@@ -8,16 +8,41 @@ import "C"
 
 import (
 	"runtime"
+	"sync/atomic"
 	"unsafe"
 )
 
-// Dataset is a labelled image set held by the library; immutable, safe to share.
+// Dataset is a labelled image set held by the library (C memory); immutable, safe to share.
+// Close it when done: a finalizer frees it too, but only after a collection.
 type Dataset struct {
-	raw *C.cff_dataset
+	raw   atomic.Pointer[C.cff_dataset] // nil once closed
+	bytes int64                         // C memory it holds
 }
 
+// cMemorySinceGC counts the C memory of datasets made since the last collection started here.
+// The Go collector cannot see C memory, so a program that drops datasets without Close would
+// grow by gigabytes before a collection ran their finalizers: every cGCStep bytes (64 MiB) of new
+// datasets, a collection is started.
+var cMemorySinceGC atomic.Int64
+
+const cGCStep = 64 << 20
+
 func newDataset(raw *C.cff_dataset) *Dataset {
-	d := &Dataset{raw: raw}
+	d := &Dataset{}
+	d.raw.Store(raw)
+	var n, c, h, w, k C.int64_t
+	var dt C.cff_dtype
+	if C.cff_dataset_info(raw, &n, &c, &h, &w, &dt, &k) == nil {
+		elem := int64(1)
+		if dt == C.CFF_DTYPE_FLOAT32 {
+			elem = 4
+		}
+		d.bytes = int64(n) * (int64(c)*int64(h)*int64(w)*elem + 8) // images and int64 labels
+	}
+	if cMemorySinceGC.Add(d.bytes) > cGCStep {
+		cMemorySinceGC.Store(0)
+		runtime.GC() // finalizers of unreachable datasets then free their C memory
+	}
 	runtime.SetFinalizer(d, (*Dataset).Close)
 	return d
 }
@@ -40,18 +65,28 @@ func LoadIDX(folder, part string) (*Dataset, error) {
 
 // Close frees the dataset. Safe to call twice.
 func (d *Dataset) Close() error {
-	if d.raw != nil {
-		C.cff_dataset_free(d.raw)
-		d.raw = nil
+	if d == nil {
+		return nil
+	}
+	if raw := d.raw.Swap(nil); raw != nil {
+		C.cff_dataset_free(raw) // calls still running on other goroutines finish first (cff.h, Threads)
 		runtime.SetFinalizer(d, nil)
 	}
 	return nil
 }
 
+// ptr is the C handle, or NULL for a nil or closed Dataset (the library then reports it).
+func (d *Dataset) ptr() *C.cff_dataset {
+	if d == nil {
+		return nil
+	}
+	return d.raw.Load()
+}
+
 // Slice returns a copy of rows start .. start+count-1.
 func (d *Dataset) Slice(start, count int) (*Dataset, error) {
 	var raw *C.cff_dataset
-	err := statusError(C.cff_dataset_slice(d.raw, C.int64_t(start), C.int64_t(count), &raw))
+	err := statusError(C.cff_dataset_slice(d.ptr(), C.int64_t(start), C.int64_t(count), &raw))
 	runtime.KeepAlive(d)
 	if err != nil {
 		return nil, err
@@ -69,21 +104,21 @@ type DatasetInfo struct {
 func (d *Dataset) Info() (DatasetInfo, error) {
 	var n, c, h, w, k C.int64_t
 	var dt C.cff_dtype
-	err := statusError(C.cff_dataset_info(d.raw, &n, &c, &h, &w, &dt, &k))
+	err := statusError(C.cff_dataset_info(d.ptr(), &n, &c, &h, &w, &dt, &k))
 	runtime.KeepAlive(d)
 	return DatasetInfo{int(n), int(c), int(h), int(w), DType(dt), int(k)}, err
 }
 
 func (d *Dataset) pixels(count int) (int, error) {
 	info, err := d.Info()
-	if err != nil || count < 0 {
-		return 0, err
+	if err != nil || count < 0 || count > info.Count {
+		return 0, err // an empty buffer: the library names the bad rows
 	}
 	return count * info.Channels * info.Height * info.Width, nil
 }
 
 func (d *Dataset) images(start, count int, dtype DType, out unsafe.Pointer, n int) error {
-	err := statusError(C.cff_dataset_images(d.raw, C.int64_t(start), C.int64_t(count), C.cff_dtype(dtype), out, C.int64_t(n)))
+	err := statusError(C.cff_dataset_images(d.ptr(), C.int64_t(start), C.int64_t(count), C.cff_dtype(dtype), out, C.int64_t(n)))
 	runtime.KeepAlive(d)
 	return err
 }
@@ -116,23 +151,28 @@ func (d *Dataset) ImagesFloat32(start, count int) ([]float32, error) {
 
 // Labels copies labels start .. start+count-1.
 func (d *Dataset) Labels(start, count int) ([]int64, error) {
-	if count < 0 {
-		count = 0
+	info, err := d.Info()
+	if err != nil {
+		return nil, err
 	}
-	out := make([]int64, count+1)
-	err := statusError(C.cff_dataset_labels(d.raw, C.int64_t(start), C.int64_t(count),
-		(*C.int64_t)(unsafe.Pointer(&out[0])), C.int64_t(count)))
+	n := count
+	if n < 0 || n > info.Count {
+		n = 0 // an empty buffer: the library names the bad rows
+	}
+	out := make([]int64, n+1)
+	err = statusError(C.cff_dataset_labels(d.ptr(), C.int64_t(start), C.int64_t(count),
+		(*C.int64_t)(unsafe.Pointer(&out[0])), C.int64_t(n)))
 	runtime.KeepAlive(d)
 	if err != nil {
 		return nil, err
 	}
-	return out[:count], nil
+	return out[:n], nil
 }
 
 // ClassName is the name of class index (e.g. "T-shirt/top"; the number as text without names).
 func (d *Dataset) ClassName(index int) (string, error) {
 	var name *C.char
-	err := statusError(C.cff_dataset_class_name(d.raw, C.int64_t(index), &name))
+	err := statusError(C.cff_dataset_class_name(d.ptr(), C.int64_t(index), &name))
 	if err != nil {
 		return "", err
 	}

@@ -80,8 +80,10 @@ static cff_status* cffgo_fit(cff_model* m, const cff_dataset* d, int use_callbac
 import "C"
 
 import (
+	"math"
 	"runtime"
 	"runtime/cgo"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -99,8 +101,20 @@ type Batch struct {
 // cargs checks the batch against its shape (cff_batch carries no buffer length, so a short
 // slice must be caught here) and returns what the C helpers take.
 func (b *Batch) cargs(needLabels bool) (*C.cffgo_shape, unsafe.Pointer, *C.int64_t, error) {
+	if b == nil {
+		return nil, nil, nil, invalid("the batch is nil")
+	}
 	n, c, h, w := b.Shape[0], b.Shape[1], b.Shape[2], b.Shape[3]
-	elements := n * c * h * w
+	elements := 1
+	for _, d := range b.Shape {
+		if d < 0 {
+			return nil, nil, nil, invalid("batch shape %dx%dx%dx%d has a negative size", n, c, h, w)
+		}
+		if d > 0 && elements > math.MaxInt64/d {
+			return nil, nil, nil, invalid("batch shape %dx%dx%dx%d overflows an int", n, c, h, w)
+		}
+		elements *= d
+	}
 	s := &C.cffgo_shape{layout: C.cff_layout(b.Layout), count: C.int64_t(n), channels: C.int64_t(c),
 		height: C.int64_t(h), width: C.int64_t(w)}
 	var length int
@@ -119,6 +133,11 @@ func (b *Batch) cargs(needLabels bool) (*C.cffgo_shape, unsafe.Pointer, *C.int64
 	default:
 		return nil, nil, nil, invalid("batch images must be []uint8 or []float32, not %T", b.Images)
 	}
+	if ptr == nil {
+		// An empty batch still reaches the library, so the user gets its message ("batch.count
+		// must be >= 1"), not one about a NULL buffer.
+		ptr = unsafe.Pointer(&emptyBuffer[0])
+	}
 	if length != elements {
 		return nil, nil, nil, invalid("image buffer holds %d elements but the batch shape %dx%dx%dx%d needs %d",
 			length, n, c, h, w, elements)
@@ -135,13 +154,17 @@ func (b *Batch) cargs(needLabels bool) (*C.cffgo_shape, unsafe.Pointer, *C.int64
 	return s, ptr, labels, nil
 }
 
+// emptyBuffer stands in for the data of an empty slice (cgo cannot take &s[0] of one).
+var emptyBuffer [8]byte
+
 // Model is a model and its training state. Calls on one model are serialised by the library.
 type Model struct {
-	raw *C.cff_model
+	raw atomic.Pointer[C.cff_model] // nil once closed
 }
 
 func newModel(raw *C.cff_model) *Model {
-	m := &Model{raw: raw}
+	m := &Model{}
+	m.raw.Store(raw)
 	runtime.SetFinalizer(m, (*Model).Close)
 	return m
 }
@@ -153,10 +176,9 @@ func NewModel(o *Options) (*Model, error) {
 	}
 	var opts *C.cff_options
 	if o != nil {
-		if o.raw == nil { // NULL options would silently mean defaults
+		if opts = o.ptr(); opts == nil { // NULL options would silently mean defaults
 			return nil, invalid("the options are closed")
 		}
-		opts = o.raw
 	}
 	var raw *C.cff_model
 	err := statusError(C.cff_model_create(opts, &raw))
@@ -199,12 +221,22 @@ func LoadModel(path, device string) (*Model, error) {
 // Close frees the model. Safe to call twice; later calls on the model fail with
 // CodeInvalidArgument.
 func (m *Model) Close() error {
-	if m.raw != nil {
-		C.cff_model_free(m.raw)
-		m.raw = nil
+	if m == nil {
+		return nil
+	}
+	if raw := m.raw.Swap(nil); raw != nil {
+		C.cff_model_free(raw) // calls still running on other goroutines finish first (cff.h, Threads)
 		runtime.SetFinalizer(m, nil)
 	}
 	return nil
+}
+
+// ptr is the C handle, or NULL for a nil or closed Model (the library then reports it).
+func (m *Model) ptr() *C.cff_model {
+	if m == nil {
+		return nil
+	}
+	return m.raw.Load()
 }
 
 func (m *Model) done(s *C.cff_status) error {
@@ -216,46 +248,54 @@ func (m *Model) done(s *C.cff_status) error {
 func (m *Model) Save(path string) error {
 	p := C.CString(path)
 	defer C.free(unsafe.Pointer(p))
-	return m.done(C.cff_model_save(m.raw, p))
+	return m.done(C.cff_model_save(m.ptr(), p))
+}
+
+// ExportTorchScript writes the one-pass predictor as a TorchScript module (torch.jit.load):
+// forward(x) takes N x C x H x W uint8 or float 0..1 images and returns N x classes logits.
+func (m *Model) ExportTorchScript(path string) error {
+	p := C.CString(path)
+	defer C.free(unsafe.Pointer(p))
+	return m.done(C.cff_model_export_torchscript(m.ptr(), p))
 }
 
 // LoadState replaces the model's state with a checkpoint's; unchanged on error.
 func (m *Model) LoadState(path string) error {
 	p := C.CString(path)
 	defer C.free(unsafe.Pointer(p))
-	return m.done(C.cff_model_load_state(m.raw, p))
+	return m.done(C.cff_model_load_state(m.ptr(), p))
 }
 
 func (m *Model) NumLayers() (int, error) {
 	var v C.int64_t
-	err := m.done(C.cff_model_num_layers(m.raw, &v))
+	err := m.done(C.cff_model_num_layers(m.ptr(), &v))
 	return int(v), err
 }
 
 func (m *Model) NumClasses() (int, error) {
 	var v C.int64_t
-	err := m.done(C.cff_model_num_classes(m.raw, &v))
+	err := m.done(C.cff_model_num_classes(m.ptr(), &v))
 	return int(v), err
 }
 
 // EmbedDim is the length E of each layer's embedding.
 func (m *Model) EmbedDim() (int, error) {
 	var v C.int64_t
-	err := m.done(C.cff_model_embed_dim(m.raw, &v))
+	err := m.done(C.cff_model_embed_dim(m.ptr(), &v))
 	return int(v), err
 }
 
 // InputShape returns channels, height, width.
 func (m *Model) InputShape() (int, int, int, error) {
 	var c, h, w C.int64_t
-	err := m.done(C.cff_model_input_shape(m.raw, &c, &h, &w))
+	err := m.done(C.cff_model_input_shape(m.ptr(), &c, &h, &w))
 	return int(c), int(h), int(w), err
 }
 
 // Progress returns Fit's stage (1 encoder, 2 head, 3 finished) and completed epochs.
 func (m *Model) Progress() (stage, epoch int, err error) {
 	var s, e C.int64_t
-	err = m.done(C.cff_model_progress(m.raw, &s, &e))
+	err = m.done(C.cff_model_progress(m.ptr(), &s, &e))
 	return int(s), int(e), err
 }
 
@@ -270,16 +310,16 @@ func (m *Model) takeString(f func(**C.char) *C.cff_status) (string, error) {
 
 // Device is the device the model runs on, e.g. "cpu".
 func (m *Model) Device() (string, error) {
-	return m.takeString(func(out **C.char) *C.cff_status { return C.cff_model_device(m.raw, out) })
+	return m.takeString(func(out **C.char) *C.cff_status { return C.cff_model_device(m.ptr(), out) })
 }
 
 // ConfigJSON is the model's complete JSON config.
 func (m *Model) ConfigJSON() (string, error) {
-	return m.takeString(func(out **C.char) *C.cff_status { return C.cff_model_config_json(m.raw, out) })
+	return m.takeString(func(out **C.char) *C.cff_status { return C.cff_model_config_json(m.ptr(), out) })
 }
 
 func (m *Model) SetFFPrediction(mode FFPrediction) error {
-	return m.done(C.cff_model_set_ff_prediction(m.raw, C.cff_ff_prediction(mode)))
+	return m.done(C.cff_model_set_ff_prediction(m.ptr(), C.cff_ff_prediction(mode)))
 }
 
 func (m *Model) lossBuffer() ([]float64, error) {
@@ -305,7 +345,7 @@ func bool32(b bool) C.int32_t {
 func (m *Model) Step(b *Batch) ([]float64, error) {
 	return m.perLayer(b, func(s *C.cffgo_shape, im unsafe.Pointer, lb *C.int64_t, out *C.double, size C.int64_t,
 		n *C.int64_t) *C.cff_status {
-		return C.cffgo_step(m.raw, s, im, lb, out, size, n)
+		return C.cffgo_step(m.ptr(), s, im, lb, out, size, n)
 	})
 }
 
@@ -313,7 +353,7 @@ func (m *Model) Step(b *Batch) ([]float64, error) {
 func (m *Model) LayerLosses(b *Batch, augment bool) ([]float64, error) {
 	return m.perLayer(b, func(s *C.cffgo_shape, im unsafe.Pointer, lb *C.int64_t, out *C.double, size C.int64_t,
 		n *C.int64_t) *C.cff_status {
-		return C.cffgo_layer_losses(m.raw, s, im, lb, bool32(augment), out, size, n)
+		return C.cffgo_layer_losses(m.ptr(), s, im, lb, bool32(augment), out, size, n)
 	})
 }
 
@@ -344,7 +384,7 @@ func (m *Model) HeadStep(b *Batch) (float64, error) {
 		return 0, err
 	}
 	var loss C.double
-	err = m.done(C.cffgo_head_step(m.raw, s, im, lb, &loss))
+	err = m.done(C.cffgo_head_step(m.ptr(), s, im, lb, &loss))
 	runtime.KeepAlive(b)
 	return float64(loss), err
 }
@@ -356,7 +396,7 @@ func (m *Model) HeadLoss(b *Batch) (float64, error) {
 		return 0, err
 	}
 	var loss C.double
-	err = m.done(C.cffgo_head_loss(m.raw, s, im, lb, &loss))
+	err = m.done(C.cffgo_head_loss(m.ptr(), s, im, lb, &loss))
 	runtime.KeepAlive(b)
 	return float64(loss), err
 }
@@ -376,14 +416,15 @@ func (m *Model) Predict(b *Batch) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	labels := make([]int64, b.Shape[0])
-	err = m.done(C.cffgo_predict(m.raw, s, im, 1, (*C.int64_t)(unsafe.Pointer(&labels[0])), C.int64_t(len(labels)),
+	n := b.Shape[0]
+	labels := make([]int64, n+1) // never empty: the library reports an empty batch
+	err = m.done(C.cffgo_predict(m.ptr(), s, im, 1, (*C.int64_t)(unsafe.Pointer(&labels[0])), C.int64_t(n),
 		nil, 0, nil, 0))
 	runtime.KeepAlive(b)
 	if err != nil {
 		return nil, err
 	}
-	return labels, nil
+	return labels[:n], nil
 }
 
 // PredictFull returns labels, scores and the top-k classes of a batch.
@@ -400,9 +441,9 @@ func (m *Model) PredictFull(b *Batch, k int) (*Prediction, error) {
 	if k < 0 {
 		k = 0 // the library reports the bad k
 	}
-	p := &Prediction{Labels: make([]int64, n), Scores: make([]float32, n*classes), TopK: make([]int64, n*k+1),
+	p := &Prediction{Labels: make([]int64, n+1), Scores: make([]float32, n*classes+1), TopK: make([]int64, n*k+1),
 		Classes: classes, K: k}
-	err = m.done(C.cffgo_predict(m.raw, s, im, C.int64_t(k),
+	err = m.done(C.cffgo_predict(m.ptr(), s, im, C.int64_t(k),
 		(*C.int64_t)(unsafe.Pointer(&p.Labels[0])), C.int64_t(n),
 		(*C.float)(unsafe.Pointer(&p.Scores[0])), C.int64_t(n*classes),
 		(*C.int64_t)(unsafe.Pointer(&p.TopK[0])), C.int64_t(n*k)))
@@ -410,7 +451,7 @@ func (m *Model) PredictFull(b *Batch, k int) (*Prediction, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.TopK = p.TopK[:n*k]
+	p.Labels, p.Scores, p.TopK = p.Labels[:n], p.Scores[:n*classes], p.TopK[:n*k]
 	return p, nil
 }
 
@@ -425,7 +466,7 @@ func (m *Model) Embed(b *Batch, layer int) ([]float32, error) {
 		return nil, err
 	}
 	out := make([]float32, b.Shape[0]*e+1)
-	err = m.done(C.cffgo_embed(m.raw, s, im, C.int64_t(layer), (*C.float)(unsafe.Pointer(&out[0])),
+	err = m.done(C.cffgo_embed(m.ptr(), s, im, C.int64_t(layer), (*C.float)(unsafe.Pointer(&out[0])),
 		C.int64_t(b.Shape[0]*e)))
 	runtime.KeepAlive(b)
 	if err != nil {
@@ -445,7 +486,7 @@ func (m *Model) Evaluate(b *Batch, ks ...int64) ([]float64, error) {
 	if len(ks) > 0 {
 		kp = (*C.int64_t)(unsafe.Pointer(&ks[0]))
 	}
-	err = m.done(C.cffgo_evaluate(m.raw, s, im, lb, kp, C.int64_t(len(ks)), (*C.double)(&out[0])))
+	err = m.done(C.cffgo_evaluate(m.ptr(), s, im, lb, kp, C.int64_t(len(ks)), (*C.double)(&out[0])))
 	runtime.KeepAlive(b)
 	if err != nil {
 		return nil, err
@@ -460,7 +501,7 @@ func (m *Model) EvaluateDataset(d *Dataset, ks ...int64) ([]float64, error) {
 	if len(ks) > 0 {
 		kp = (*C.int64_t)(unsafe.Pointer(&ks[0]))
 	}
-	err := m.done(C.cff_evaluate_dataset(m.raw, d.raw, kp, C.int64_t(len(ks)), (*C.double)(&out[0])))
+	err := m.done(C.cff_evaluate_dataset(m.ptr(), d.ptr(), kp, C.int64_t(len(ks)), (*C.double)(&out[0])))
 	runtime.KeepAlive(d)
 	if err != nil {
 		return nil, err
@@ -501,7 +542,7 @@ func (m *Model) Fit(train *Dataset, checkpoint string, progress func(ProgressInf
 		defer handle.Delete()
 		use = 1
 	}
-	err = m.done(C.cffgo_fit(m.raw, train.raw, use, C.uintptr_t(handle), ck, &out))
+	err = m.done(C.cffgo_fit(m.ptr(), train.ptr(), use, C.uintptr_t(handle), ck, &out))
 	runtime.KeepAlive(train)
 	if state != nil && state.panic != nil {
 		panic(state.panic)
@@ -529,7 +570,7 @@ func NewDataset(b *Batch, numClasses int) (*Dataset, error) {
 
 // LayerBatch holds the activations entering one layer for one batch (see Model.NewLayerBatch).
 type LayerBatch struct {
-	raw *C.cff_layer_batch
+	raw atomic.Pointer[C.cff_layer_batch] // nil once closed
 }
 
 // NewLayerBatch prepares a labelled batch for layer-by-layer training with TrainLayer.
@@ -539,30 +580,41 @@ func (m *Model) NewLayerBatch(b *Batch, augment bool) (*LayerBatch, error) {
 		return nil, err
 	}
 	var raw *C.cff_layer_batch
-	err = m.done(C.cffgo_layer_batch_create(m.raw, s, im, lb, bool32(augment), &raw))
+	err = m.done(C.cffgo_layer_batch_create(m.ptr(), s, im, lb, bool32(augment), &raw))
 	runtime.KeepAlive(b)
 	if err != nil {
 		return nil, err
 	}
-	l := &LayerBatch{raw: raw}
+	l := &LayerBatch{}
+	l.raw.Store(raw)
 	runtime.SetFinalizer(l, (*LayerBatch).Close)
 	return l, nil
 }
 
 // Close frees the layer batch (before or after its model). Safe to call twice.
 func (l *LayerBatch) Close() error {
-	if l.raw != nil {
-		C.cff_layer_batch_free(l.raw)
-		l.raw = nil
+	if l == nil {
+		return nil
+	}
+	if raw := l.raw.Swap(nil); raw != nil {
+		C.cff_layer_batch_free(raw) // calls still running on other goroutines finish first (cff.h, Threads)
 		runtime.SetFinalizer(l, nil)
 	}
 	return nil
 }
 
+// ptr is the C handle, or NULL for a nil or closed LayerBatch (the library then reports it).
+func (l *LayerBatch) ptr() *C.cff_layer_batch {
+	if l == nil {
+		return nil
+	}
+	return l.raw.Load()
+}
+
 // NextLayer is the layer the batch enters next (0 after creation, L when done).
 func (l *LayerBatch) NextLayer() (int, error) {
 	var v C.int64_t
-	err := statusError(C.cff_layer_batch_next_layer(l.raw, &v))
+	err := statusError(C.cff_layer_batch_next_layer(l.ptr(), &v))
 	runtime.KeepAlive(l)
 	return int(v), err
 }
@@ -570,7 +622,7 @@ func (l *LayerBatch) NextLayer() (int, error) {
 // TrainLayer is one local update of layer `layer` on a layer batch, which moves on to layer+1.
 func (m *Model) TrainLayer(l *LayerBatch, layer int) (float64, error) {
 	var loss C.double
-	err := m.done(C.cff_train_layer(m.raw, l.raw, C.int64_t(layer), &loss))
+	err := m.done(C.cff_train_layer(m.ptr(), l.ptr(), C.int64_t(layer), &loss))
 	runtime.KeepAlive(l)
 	return float64(loss), err
 }

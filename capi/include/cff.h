@@ -20,14 +20,18 @@
  * - **Ownership.** The caller owns every buffer it passes in; the library reads or writes it only
  *   during the call and never keeps a pointer to it. Handles (`cff_model*`, `cff_options*`, ...)
  *   belong to the caller from their `_create`/`_load` until their `_free`; every `_free` accepts
- *   NULL. Strings returned through `char**` are released with cff_string_free(); strings returned
+ *   NULL and ignores a handle already freed. Strings returned through `char**` are released with cff_string_free(); strings returned
  *   as `const char*` are owned by the library and live as long as the object they come from
  *   (or for ever where stated).
  * - **Threads.** Separate objects may be used from separate threads at the same time. Calls on
  *   one ::cff_model from several threads are serialised by the library (each waits for the
  *   previous one to finish). ::cff_options is not synchronised: do not change one options object
  *   from two threads at once. ::cff_dataset and ::cff_provider_list are immutable and may be read
- *   from any number of threads. Freeing an object while another thread uses it is undefined.
+ *   from any number of threads. Freeing a handle while calls on other threads (or the progress
+ *   callback's caller) still use it is safe: those calls finish normally, the object is destroyed
+ *   when the last of them returns, and every later call is INVALID_ARGUMENT ("not a live
+ *   handle"). The free never waits. (A handle value freed and then reused by a new object of the
+ *   same kind is, to the library, that new object: do not keep using a handle you freed.)
  * - **Names.** `cff_<object>_<verb>`; enum values carry their enum's name; counts and sizes are
  *   `int64_t`; the handle comes first, then inputs, then outputs.
  */
@@ -95,14 +99,15 @@ typedef enum cff_code {
 /** A failure: code and message. Opaque; owned by the caller once returned. */
 typedef struct cff_status cff_status;
 
-/** The status's code; ::CFF_CODE_OK for NULL (success). Thread-safe for distinct statuses. */
+/** The status's code; ::CFF_CODE_OK for NULL (success), ::CFF_CODE_INVALID_ARGUMENT for a status
+ *  that was already freed (statuses are tracked like every handle). Thread-safe for distinct statuses. */
 CFF_API cff_code cff_status_code(const cff_status* status);
 
 /** The status's one-line message, "" for NULL. The string is owned by the status and lives until
  *  cff_status_free(status). */
 CFF_API const char* cff_status_message(const cff_status* status);
 
-/** Releases a status. NULL is fine. */
+/** Releases a status. NULL, and a status already freed, are ignored. */
 CFF_API void cff_status_free(cff_status* status);
 
 /** The name of a code, e.g. "CFF_CODE_IO"; "CFF_CODE_UNKNOWN" for a value this library does not
@@ -306,6 +311,13 @@ CFF_API cff_status* cff_model_load(const char* path, const char* device, cff_mod
  *  processes that no longer exist (killed during a save) are removed first. A model whose weights
  *  are not finite is never written (`path` keeps its content). Errors: IO, NUMERICS. */
 CFF_API cff_status* cff_model_save(cff_model* model, const char* path);
+
+/** Writes the model's one-pass predictor to `path` as a TorchScript module, atomically, for
+ *  `torch.jit.load` (Python) or `torch::jit::load` (C++): `forward(x)` takes N x C x H x W images,
+ *  uint8 (0..255) or float (0..1), normalises them as the model was trained and returns
+ *  N x classes float32 logits (their softmax is cff_predict()'s scores; FF models export their
+ *  one-pass head). Errors: IO, NUMERICS (weights not finite). */
+CFF_API cff_status* cff_model_export_torchscript(cff_model* model, const char* path);
 
 /** Replaces the model's whole state with a checkpoint's. All or nothing: on error (IO, FORMAT, or
  *  FORMAT when the checkpoint holds a model of another shape) the model is unchanged. */

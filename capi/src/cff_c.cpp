@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <string>
@@ -75,16 +76,9 @@ namespace {
 
 using cff::ErrorCode;
 
-// Returned when not even a status can be allocated; never freed.
+// Returned when not even a status can be allocated; never freed, always live.
 cff_status g_out_of_memory{CFF_CODE_OUT_OF_MEMORY, "out of memory"};
-
-cff_status* make_status(cff_code code, const std::string& message) noexcept {
-  try {
-    return new cff_status{code, message};
-  } catch (...) {
-    return &g_out_of_memory;
-  }
-}
+cff_status* make_status(cff_code code, const std::string& message) noexcept;  // below, with the handles
 
 std::string first_line(const char* text) {
   std::string s(text ? text : "");
@@ -116,7 +110,9 @@ cff_status* status_from_exception() noexcept {
   }
 }
 
-#define CFF_C_TRY try {
+#define CFF_C_TRY \
+  try {           \
+    CallScope cff_call_scope_;
 #define CFF_C_CATCH                 \
   }                                 \
   catch (...) {                     \
@@ -131,31 +127,72 @@ template <typename... Args>
 
 // ---- Live handles -----------------------------------------------------------------------------------
 
-enum class Kind { kOptions, kModel, kLayerBatch, kDataset, kProviderList };
+enum class Kind { kStatus, kOptions, kModel, kLayerBatch, kDataset, kProviderList };
 
+// Every handle the library has handed out and not yet freed. A call holds each handle it was given
+// until it returns (CallScope), and a handle freed while calls hold it is destroyed by the last of
+// them: cff_*_free on one thread while another thread is inside a call on the same handle neither
+// crashes that call nor makes the free wait (nor deadlock when it comes from a progress callback).
 class HandleTable {
  public:
-  void add(const void* p, Kind k) {
+  using Destroy = void (*)(const void*);
+  void add(const void* p, Kind k, Destroy destroy) {
     std::lock_guard<std::mutex> lock(mutex_);
-    live_[p] = k;
+    entries_[p] = Entry{k, destroy, 0, false};
   }
-  // True when `p` was live and is now removed.
-  bool remove(const void* p, Kind k) {
+  // Takes a hold on `p` for the current call; false when it is not a live handle of kind `k`.
+  bool hold(const void* p, Kind k) {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = live_.find(p);
-    if (it == live_.end() || it->second != k) return false;
-    live_.erase(it);
+    auto it = entries_.find(p);
+    if (it == entries_.end() || it->second.kind != k || it->second.freed) return false;
+    ++it->second.holds;
     return true;
+  }
+  // Drops a hold; destroys a freed handle whose last hold this was.
+  void unhold(const void* p) {
+    Destroy destroy = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = entries_.find(p);
+      if (it == entries_.end()) return;
+      if (--it->second.holds == 0 && it->second.freed) {
+        destroy = it->second.destroy;
+        entries_.erase(it);
+      }
+    }
+    if (destroy) destroy(p);
+  }
+  // Frees a live handle: destroyed now, or by the last call holding it. Anything else is ignored.
+  void free(const void* p, Kind k) {
+    Destroy destroy = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = entries_.find(p);
+      if (it == entries_.end() || it->second.kind != k || it->second.freed) return;
+      if (it->second.holds > 0) {
+        it->second.freed = true;
+        return;
+      }
+      destroy = it->second.destroy;
+      entries_.erase(it);
+    }
+    destroy(p);
   }
   bool live(const void* p, Kind k) const {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = live_.find(p);
-    return it != live_.end() && it->second == k;
+    auto it = entries_.find(p);
+    return it != entries_.end() && it->second.kind == k && !it->second.freed;
   }
 
  private:
+  struct Entry {
+    Kind kind;
+    Destroy destroy;
+    int64_t holds;
+    bool freed;
+  };
   mutable std::mutex mutex_;
-  std::unordered_map<const void*, Kind> live_;
+  std::unordered_map<const void*, Entry> entries_;
 };
 
 HandleTable& handles() {
@@ -163,22 +200,64 @@ HandleTable& handles() {
   return *table;
 }
 
+// The handles held by the calls running on this thread (calls nest: a progress callback may call
+// into the library for another model). CFF_C_TRY opens one scope per call.
+thread_local std::vector<const void*> t_holds;
+
+class CallScope {
+ public:
+  CallScope() : mark_(t_holds.size()) {}
+  ~CallScope() {
+    while (t_holds.size() > mark_) {
+      const void* p = t_holds.back();
+      t_holds.pop_back();
+      handles().unhold(p);
+    }
+  }
+  CallScope(const CallScope&) = delete;
+  CallScope& operator=(const CallScope&) = delete;
+
+ private:
+  size_t mark_;
+};
+
 template <typename T>
 T* check_handle(T* p, Kind k, const char* what) {
   if (!p) fail(what, " is NULL");
-  if (!handles().live(p, k)) fail(what, " is not a live handle (already freed, or not made by libcff)");
+  t_holds.reserve(t_holds.size() + 1);  // may throw before the hold is taken, never after
+  if (!handles().hold(p, k)) fail(what, " is not a live handle (already freed, or not made by libcff)");
+  t_holds.push_back(p);
   return p;
 }
 
 template <typename T>
 T* publish(T* p, Kind k) {
-  handles().add(p, k);
+  try {
+    handles().add(p, k, [](const void* q) { delete static_cast<const T*>(q); });
+  } catch (...) {
+    delete p;
+    throw;
+  }
   return p;
 }
 
 template <typename T>
 void release(T* p, Kind k) {
-  if (p && handles().remove(p, k)) delete p;
+  if (p) handles().free(p, k);
+}
+
+// Statuses are tracked like every other handle, so a status freed twice (or never made by libcff)
+// is ignored by cff_status_free and reported by cff_status_code instead of crashing.
+cff_status* make_status(cff_code code, const std::string& message) noexcept {
+  try {
+    return publish(new cff_status{code, message}, Kind::kStatus);
+  } catch (...) {
+    return &g_out_of_memory;
+  }
+}
+
+bool live_status(const cff_status* status) {
+  return status == &g_out_of_memory || handles().live(status, Kind::kStatus);
 }
 
 template <typename T>
@@ -267,7 +346,7 @@ torch::Tensor batch_labels(const cff_batch* b, int64_t num_classes) {
 // Checks a batch against the model's input shape and converts it.
 torch::Tensor model_images(const cff_model* m, const cff_batch* b) {
   check_batch_header(b);
-  const auto& mo = m->trainer.config().model;
+  const auto mo = m->trainer.config().model;
   if (b->channels != mo.channels || b->height != mo.height || b->width != mo.width)
     fail("batch images are ", b->channels, "x", b->height, "x", b->width, ", the model expects ", mo.channels, "x",
          mo.height, "x", mo.width);
@@ -370,10 +449,16 @@ const char* cff_version(void) { return CFF_VERSION_STRING; }
 uint32_t cff_abi_version(void) { return CFF_ABI_VERSION; }
 const char* cff_torch_version(void) { return cff::torch_version(); }
 
-cff_code cff_status_code(const cff_status* status) { return status ? status->code : CFF_CODE_OK; }
-const char* cff_status_message(const cff_status* status) { return status ? status->message.c_str() : ""; }
+cff_code cff_status_code(const cff_status* status) {
+  if (!status) return CFF_CODE_OK;
+  return live_status(status) ? status->code : CFF_CODE_INVALID_ARGUMENT;
+}
+const char* cff_status_message(const cff_status* status) {
+  if (!status) return "";
+  return live_status(status) ? status->message.c_str() : "status is not a live handle (already freed, or not made by libcff)";
+}
 void cff_status_free(cff_status* status) {
-  if (status != &g_out_of_memory) delete status;
+  if (status != &g_out_of_memory) release(status, Kind::kStatus);
 }
 
 const char* cff_code_name(cff_code code) {
@@ -579,6 +664,14 @@ cff_status* cff_model_save(cff_model* model, const char* path) {
   CFF_C_CATCH
 }
 
+cff_status* cff_model_export_torchscript(cff_model* model, const char* path) {
+  CFF_C_TRY
+  check_model(model);
+  check_string(path, "path");
+  cff::export_torchscript(model->trainer, path);
+  CFF_C_CATCH
+}
+
 cff_status* cff_model_load_state(cff_model* model, const char* path) {
   CFF_C_TRY
   check_model(model);
@@ -613,7 +706,7 @@ cff_status* cff_model_input_shape(cff_model* model, int64_t* out_channels, int64
   check_out(out_channels, "out_channels");
   check_out(out_height, "out_height");
   check_out(out_width, "out_width");
-  const auto& m = model->trainer.config().model;
+  const auto m = model->trainer.config().model;
   *out_channels = m.channels;
   *out_height = m.height;
   *out_width = m.width;
@@ -769,6 +862,8 @@ cff_status* cff_model_fit(cff_model* model, const cff_dataset* train, cff_progre
     }
     return s;
   };
+  // Read before fit(): the hooks run inside it, with the trainer locked.
+  const auto train_options = model->trainer.config().train;
   if (progress) {
     hooks.on_progress = [&](const cff::Progress& p) {
       cff_progress c{};
@@ -789,7 +884,7 @@ cff_status* cff_model_fit(cff_model* model, const cff_dataset* train, cff_progre
       c.end_of_epoch = 1;
       c.stage = r.stage;
       c.epoch = r.epoch;
-      c.epochs = r.stage == 1 ? model->trainer.config().train.epochs : model->trainer.config().train.head_epochs;
+      c.epochs = r.stage == 1 ? train_options.epochs : train_options.head_epochs;
       c.losses = r.train_loss.data();
       c.num_losses = int64_t(r.train_loss.size());
       c.val_losses = r.val_loss.empty() ? nullptr : r.val_loss.data();

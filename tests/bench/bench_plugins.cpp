@@ -1,7 +1,8 @@
 // The overhead of a C-ABI loss plugin: one stage-1 training step (every layer, both views,
 // forward + local loss + backward + AdamW) with the shipped C plugin "supcon-c" (the supervised
-// contrastive loss computed on the host in double, gradient copied back) against the built-in
-// "supcon" (LibTorch, BLAS), same model and batch. Also the loss alone (forward + backward).
+// contrastive loss in C, its products through the host table's sgemm, gradient handed back)
+// against the built-in "supcon" (the fused loss), same model and batch. Also the loss alone
+// (forward + backward).
 //   ./bench_plugins --benchmark_min_time=1
 #include <benchmark/benchmark.h>
 

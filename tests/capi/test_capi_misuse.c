@@ -167,6 +167,15 @@ static void freed_handles(void) {
   cff_layer_batch_free(lb);
   cff_dataset_free(ds);
   cff_provider_list_free(list);
+  /* Statuses are handles too: one freed twice is ignored, and reads of it say so. */
+  {
+    cff_status* s = cff_options_set_seed(o, 1);
+    CHECK(cff_status_code(s) == bad);
+    cff_status_free(s);
+    CHECK(cff_status_code(s) == bad);
+    CHECK(strstr(cff_status_message(s), "not a live handle") != NULL);
+    cff_status_free(s);
+  }
   /* Pointers the library never made. */
   CHECK_CODE(cff_model_num_layers((cff_model*)&v, &v), bad, "not a live handle");
   cff_model_free(m2);
@@ -258,6 +267,8 @@ static void bad_values(void) {
   CHECK_CODE(cff_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "batch.images is NULL");
   b = make_batch(images, labels, 0);
   CHECK_CODE(cff_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "batch.count must be >= 1");
+  b = make_batch(images, labels, 1);
+  CHECK_CODE(cff_step(m, &b, d, 4, NULL), bad, "a contrastive batch needs at least 2 images");
   b = make_batch(images, labels, n);
   b.height = 7;
   CHECK_CODE(cff_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "the model expects 1x8x8");

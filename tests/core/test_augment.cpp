@@ -35,13 +35,26 @@ TEST_F(AugmentTest, CropIsAWindowOfTheZeroPaddedImage) {
   }
 }
 
+// Fuzz finding (fuzz_spec, tests/fuzz/regressions/fuzz_spec-crop-padding-overflow): a padding of
+// 2e53 saturated to INT64_MAX in the parameter parser, then 2 * padding overflowed (UBSan).
+// Integer parameters now parse strictly and the padding is bounded.
+TEST_F(AugmentTest, CropPaddingIsParsedStrictlyAndBounded) {
+  test::expect_error([] { AugmentPipeline("crop:padding=200000000000000000000000000000"); },
+                     ErrorCode::kInvalidArgument, "parameter padding must be a 64-bit integer");
+  test::expect_error([] { AugmentPipeline("crop:padding=9223372036854775807"); }, ErrorCode::kInvalidArgument,
+                     "crop: padding must be in 0..4096");
+  test::expect_error([] { AugmentPipeline("crop:padding=4.0"); }, ErrorCode::kInvalidArgument,
+                     "must be a 64-bit integer, got '4.0'");
+  EXPECT_NO_THROW(AugmentPipeline("crop:padding=4096"));
+}
+
 TEST_F(AugmentTest, SeedsAreReproducibleAndViewsIndependent) {
   const auto x = torch::rand({32, 1, 8, 8});
   AugmentPipeline pipe("crop:padding=2+hflip");
   EXPECT_TRUE(torch::equal(pipe.apply(x, 42), pipe.apply(x, 42)));
   EXPECT_FALSE(torch::equal(pipe.apply(x, 42), pipe.apply(x, 43)));
   EXPECT_TRUE(AugmentPipeline("none").empty());
-  test::expect_error([] { AugmentPipeline("crop:padding=-1"); }, ErrorCode::kInvalidArgument, "padding must be >= 0");
+  test::expect_error([] { AugmentPipeline("crop:padding=-1"); }, ErrorCode::kInvalidArgument, "padding must be in 0..4096, got -1");
   test::expect_error([] { AugmentPipeline("blur"); }, ErrorCode::kInvalidArgument, "unknown augmentation 'blur'");
 
   // The trainer draws a fresh seed per view: two CFF views of one batch differ.

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <atomic>
 
 #include "test_util.hpp"
 
@@ -60,6 +62,42 @@ TEST_F(CheckpointTest, ResumeEqualsUninterruptedRun) {
   for (size_t i = 0; i < full.history().size(); ++i)
     EXPECT_EQ(resumed.history()[i].train_loss, full.history()[i].train_loss) << "epoch record " << i;
   EXPECT_TRUE(torch::equal(resumed.predict(probe.images).scores, full.predict(probe.images).scores));
+}
+
+// Every public method is serialised (trainer.hpp): reads of the config, device, layer count and
+// history race load_state() swapping the whole state, and must only ever see a whole old or new one.
+TEST_F(CheckpointTest, ReadsRaceLoadStateSafely) {
+  Config small = config();
+  small.train.epochs = 1;
+  small.train.head_epochs = 0;
+  Trainer a(small);
+  a.fit(train);
+  small.train.epochs = 2;  // two epochs of history on b, one on a
+  Trainer b(small);
+  b.fit(train);
+  const auto pa = dir.file("a.cff"), pb = dir.file("b.cff");
+  a.save(pa);
+  b.save(pb);
+
+  Trainer t = Trainer::load(pa);
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> reads{0}, torn{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r)
+    readers.emplace_back([&] {
+      while (!done.load()) {
+        const auto h = t.history();
+        const auto c = t.config();
+        if (t.num_layers() != c.model.num_layers || !t.device().is_cpu() || (h.size() != 1 && h.size() != 2)) ++torn;
+        ++reads;
+      }
+    });
+  for (int i = 0; i < 20; ++i) t.load_state(i % 2 ? pb : pa);
+  done = true;
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(torn.load(), 0);
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(t.history().size(), 2u);  // the last load was b's
 }
 
 TEST_F(CheckpointTest, DamagedFilesAreRefusedAndTheTargetIsUntouched) {
@@ -250,6 +288,26 @@ TEST_F(CheckpointTest, PickleLengthsAreCheckedBeforeLibTorchReadsThem) {
   std::ofstream(dir.file("pkl.cff"), std::ios::binary) << bytes;
   test::expect_error([&] { Trainer::load(dir.file("pkl.cff")); }, ErrorCode::kFormat,
                      "archive record data.pkl: pickle length past the end of the record");
+}
+
+// Fuzz finding (fuzz_checkpoint, tests/fuzz/regressions/fuzz_checkpoint-unpickler-memo-25gb):
+// LibTorch's unpickler resizes its memo table to the index a LONG_BINPUT names, so four bytes
+// of a 36 KB file asked for 25 GB. Memo indices past the record's size are refused first.
+TEST_F(CheckpointTest, PickleMemoIndicesAreCheckedBeforeLibTorchReadsThem) {
+  // The fuzz input is a flag byte and an archive; the target wraps it in a valid envelope.
+  const std::string input = slurp(std::string(CFF_FUZZ_REGRESSIONS) + "/fuzz_checkpoint-unpickler-memo-25gb");
+  ASSERT_GT(input.size(), 1u);
+  const std::string payload = input.substr(1);
+  std::string bytes("CFFCKPT", 8);
+  auto put = [&](uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) bytes.push_back(char((v >> (8 * i)) & 0xff));
+  };
+  put(1, 4);
+  put(payload.size(), 8);
+  put(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(payload.data()), uInt(payload.size())), 4);
+  std::ofstream(dir.file("memo.cff"), std::ios::binary) << bytes << payload;
+  test::expect_error([&] { Trainer::load(dir.file("memo.cff")); }, ErrorCode::kFormat,
+                     "pickle memo index past the record's size");
 }
 
 }  // namespace

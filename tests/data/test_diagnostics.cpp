@@ -1,4 +1,6 @@
-// Layer diagnostics, the report files, and the PyTorch state-dict export.
+// Layer diagnostics, the report files, and the PyTorch exports (state dict, TorchScript).
+#include <torch/script.h>
+
 #include <fstream>
 
 #include "data_util.hpp"
@@ -112,6 +114,53 @@ TEST_F(DiagnosticsTest, ExportedStateDictLoadsBack) {
   EXPECT_EQ(bytes[1], 'K');
   write_bytes(dir.file("junk.pt"), {1, 2, 3});
   expect_error([&] { load_state_dict(dir.file("junk.pt")); }, ErrorCode::kFormat, "junk.pt: not a pickled state dict");
+}
+
+// The TorchScript module computes what Trainer::predict computes, for every architecture,
+// pooling and algorithm whose prediction is one pass (FF through its one-pass head), from uint8
+// and from float images, after training has moved the weights and the input statistics.
+TEST_F(DiagnosticsTest, TorchScriptExportPredictsLikeTheTrainer) {
+  struct Case {
+    const char* name;
+    Config config;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"mlp cff", tiny_mlp(3)});
+  cases.push_back({"vit cff", tiny_vit(3)});
+  Config cls = tiny_vit(3);
+  cls.model.pooling = Pooling::kClassToken;
+  cases.push_back({"vit cls", cls});
+  Config ff = tiny_mlp(3);
+  ff.train.algorithm = Algorithm::kForwardForward;
+  cases.push_back({"mlp ff", ff});
+  Config vff = tiny_vit(3);
+  vff.train.algorithm = Algorithm::kForwardForward;
+  vff.model.num_layers = 3;
+  cases.push_back({"vit ff", vff});
+  Config bp = tiny_mlp(3);
+  bp.train.algorithm = Algorithm::kBackprop;
+  cases.push_back({"mlp bp", bp});
+  const auto data = blobs(96, 3, 1, 8, 8, 5);
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    c.config.train.epochs = 1;
+    c.config.train.head_epochs = 1;
+    Trainer trainer(c.config);
+    trainer.fit(data);
+    trainer.set_ff_prediction(FFPrediction::kHead);
+    const auto path = dir.file(std::string(c.name) + ".ts");
+    export_torchscript(trainer, path);
+    auto module = torch::jit::load(path);
+    const auto images = data.images.narrow(0, 0, 17);
+    const auto expected = trainer.predict(images);
+    for (const auto& input : {images, images.to(torch::kFloat).div(255.0)}) {
+      const auto logits = module.forward({input}).toTensor();
+      ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{17, 3}));
+      EXPECT_TRUE(torch::allclose(torch::softmax(logits, 1), expected.scores, 1e-4, 1e-5))
+          << (torch::softmax(logits, 1) - expected.scores).abs().max().item<double>();
+      EXPECT_TRUE(torch::equal(logits.argmax(1), expected.labels));
+    }
+  }
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 // Image folders: layout, class ids, decoding of each format, size/channel rules, bad inputs.
+#include <fstream>
 #include <sys/stat.h>
 
 #include "data_util.hpp"
@@ -329,6 +330,16 @@ TEST_F(ImageFolderTest, PnmHeaderNumbersCannotOverflow) {
   ImageFolder f(root(), quiet);
   ASSERT_EQ(f.bad_files().size(), 1u);
   EXPECT_NE(f.bad_files()[0].find("big.ppm: PNM header number of 26 digits"), std::string::npos) << f.bad_files()[0];
+}
+
+// Fuzz finding (fuzz_image, tests/fuzz/regressions/fuzz_image-png-empty-idat): stb_image 2.27
+// appends an empty first IDAT chunk to its still-NULL buffer (NULL + 0, UBSan). Refused first.
+TEST_F(ImageFolderTest, PngWithAnEmptyFirstIdatChunkIsRefused) {
+  std::ifstream in(std::string(CFF_FUZZ_REGRESSIONS) + "/fuzz_image-png-empty-idat", std::ios::binary);
+  const std::vector<uint8_t> input((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(input.size(), 9u);
+  expect_error([&] { decode_image("empty-idat.png", input.data() + 1, input.size() - 1); }, ErrorCode::kFormat,
+               "empty-idat.png: corrupt PNG (an empty IDAT chunk before the image data)");
 }
 
 }  // namespace

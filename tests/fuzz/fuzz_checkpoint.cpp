@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto path = cff::fuzz::write_file("m.cff", reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   CFF_FUZZ_EXPECTING_ERRORS({
     auto t = cff::Trainer::load(path, "cpu");
-    const auto& m = t.config().model;
+    const auto m = t.config().model;
     const auto x = torch::zeros({2, m.channels, m.height, m.width}, torch::kUInt8);
     (void)t.predict(x);
   });

@@ -72,6 +72,19 @@ import json, sys
 r = json.load(sys.stdin); names = [t['name'] for t in r['tensors']]
 assert 'encoder.layers.0.fc.weight' in names and 'head.fc.weight' in names and 'input.mean' in names, names"
 [ "$(head -c 2 "$work/m.pt")" = "PK" ]
+# export --format torchscript: a module PyTorch runs (where python3-torch is installed)
+"$cff" export "$work/m.cff" "$work/m.ts" --format torchscript > /dev/null
+[ "$(head -c 2 "$work/m.ts")" = "PK" ]
+if py "import torch" 2> /dev/null; then
+  "$cff" info "$work/m.cff" --json > "$work/info.json"
+  py "
+import json, torch
+m = json.load(open('$work/info.json'))['config']['model']
+out = torch.jit.load('$work/m.ts')(torch.zeros(5, m['channels'], m['height'], m['width'], dtype=torch.uint8))
+assert tuple(out.shape) == (5, m['num_classes']), out.shape"
+else
+  echo "python3-torch not installed: the TorchScript module is not loaded in Python here"
+fi
 
 # bad files: skipped with a count by default, fatal with --bad-files fail
 echo "not an image" > "$work/img/train/two/broken.png"

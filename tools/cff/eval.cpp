@@ -14,7 +14,8 @@ int run(const EvalArgs& a) {
   auto trainer = Trainer::load(a.model, a.device);
   if (!a.ff.empty()) trainer.set_ff_prediction(parse_ff_predict(a.ff));
   const std::string part = a.chosen_part();
-  const auto test = load_all(*open_part(a.data, part, a.data_args, &trainer.config()), a.data_args);
+  const Config config = trainer.config();
+  const auto test = load_all(*open_part(a.data, part, a.data_args, &config), a.data_args);
   const auto e = trainer.evaluate(test, parse_ks(a.topk));
   if (a.json_out) {
     auto out = evaluation_json(e);

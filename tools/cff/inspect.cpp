@@ -16,7 +16,7 @@ struct InspectArgs : ModelDataArgs {
 
 int run(const InspectArgs& a) {
   auto trainer = Trainer::load(a.model, a.device);
-  const auto& c = trainer.config();
+  const Config c = trainer.config();
   const std::string part = a.chosen_part();
   auto source = open_part(a.data, part, a.data_args, &c);
   // A seeded sample of the part, so that every class appears when the data is sorted by class.

@@ -42,7 +42,7 @@ std::vector<std::string> expand(const std::vector<std::string>& inputs) {
 
 int run(const PredictArgs& a) {
   auto trainer = Trainer::load(a.model, a.device);
-  const auto& c = trainer.config();
+  const Config c = trainer.config();
   CFF_CHECK(a.topk >= 1 && a.topk <= c.model.num_classes, "--topk must be in 1..", c.model.num_classes);
   const auto opts = a.data_args.folder_options(&c);
   const auto files = expand(a.inputs);

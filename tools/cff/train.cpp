@@ -170,8 +170,9 @@ int run(const TrainArgs& a, const CLI::App& cmd) {
     CFF_CHECK(a.config_file.empty(), "--config cannot be combined with --resume (the run continues with ", a.out,
               "'s own config)");
     trainer = std::make_unique<Trainer>(Trainer::load(a.out, cmd.count("--device") ? a.device : ""));
-    source = open_part(a.data, "train", da, &trainer->config());
-    check_resume(trainer->config(), build_config(a, cmd, *source, trainer->config(), true), a.out);
+    const Config saved = trainer->config();
+    source = open_part(a.data, "train", da, &saved);
+    check_resume(saved, build_config(a, cmd, *source, saved, true), a.out);
     // How to run it may change: threads apply now (the device was applied by load()).
     CFF_CHECK(a.threads >= 0 && a.threads <= 4096 && a.blas_threads >= 0 && a.blas_threads <= 4096,
               "--threads and --blas-threads must be in 0..4096");
@@ -185,7 +186,7 @@ int run(const TrainArgs& a, const CLI::App& cmd) {
     check_auto_size(a, *source);
     trainer = std::make_unique<Trainer>(build_config(a, cmd, *source, Config{}, false));
   }
-  const auto& c = trainer->config();
+  const Config c = trainer->config();
   source = apply_table4(source, a, c.train.seed);
   ProgressPrinter printer(da.quiet);
   // Hold the decoded set in memory when asked, or by default when it is small: on a machine

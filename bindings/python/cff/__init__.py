@@ -30,9 +30,10 @@ from . import _lib
 from ._lib import ABI_VERSION, check_abi
 
 __all__ = [
-    "ABI_VERSION", "Algorithm", "Arch", "CffError", "Code", "Dataset", "DatasetInfo", "FFPrediction",
-    "LayerBatch", "Model", "Options", "Pooling", "Precision", "Provider", "ProviderKind", "abi_version",
-    "check_abi", "device_check", "load_plugin", "plugin_abi_version", "providers", "set_threads",
+    "ABI_VERSION", "Algorithm", "Arch", "CffError", "CffTypeError", "CffValueError", "Code", "Dataset",
+    "DatasetInfo", "FFPrediction", "LayerBatch", "Model", "Options", "Pooling", "Precision", "Provider",
+    "ProviderKind", "abi_version", "check_abi", "device_check", "load_plugin", "plugin_abi_version", "providers",
+    "set_threads",
     "torch_version", "unload_plugin", "version",
 ]
 
@@ -106,6 +107,21 @@ class CffError(Exception):
     def __str__(self):
         name = "CFF_CODE_" + self.code.name if isinstance(self.code, Code) else "CFF_CODE_UNKNOWN"
         return f"{self.message} ({name})"
+
+
+class CffTypeError(CffError, TypeError):
+    """An argument of the wrong type (raised by the binding; code INVALID_ARGUMENT)."""
+
+    def __init__(self, message):
+        super().__init__(Code.INVALID_ARGUMENT, message)
+
+
+class CffValueError(CffError, ValueError):
+    """An argument of the right type but a wrong value or shape (raised by the binding; code
+    INVALID_ARGUMENT)."""
+
+    def __init__(self, message):
+        super().__init__(Code.INVALID_ARGUMENT, message)
 
 
 def _L():
@@ -200,13 +216,13 @@ def device_check(device):
 def _images(images, layout):
     """(array passed to C, (n, c, h, w)). No copy for a C-contiguous uint8/float32 array."""
     if layout not in _LAYOUTS:
-        raise _invalid(f"layout must be 'nchw' or 'nhwc', not {layout!r}")
+        raise CffValueError(f"layout must be 'nchw' or 'nhwc', not {layout!r}")
     a = np.asarray(images)
     if a.dtype not in _DTYPES:
         if a.dtype.kind == "f":
             a = a.astype(np.float32)
         else:
-            raise _invalid(f"images must be uint8 (0..255) or float32 (0..1), not {a.dtype}")
+            raise CffTypeError(f"images must be uint8 (0..255) or float32 (0..1), not {a.dtype}")
     a = np.ascontiguousarray(a)  # no copy when already C-contiguous
     if a.ndim == 3:
         n, h, w = a.shape
@@ -214,15 +230,19 @@ def _images(images, layout):
     elif a.ndim == 4:
         n, c, h, w = a.shape if layout == "nchw" else (a.shape[0], a.shape[3], a.shape[1], a.shape[2])
     else:
-        raise _invalid(f"images must be shaped (N, C, H, W), (N, H, W, C) or (N, H, W), not {a.shape}")
+        raise CffValueError(f"images must be shaped (N, C, H, W), (N, H, W, C) or (N, H, W), not {a.shape}")
     return a, (n, c, h, w)
 
 
 def _labels(labels, n):
-    lab = np.ascontiguousarray(labels, dtype=np.int64)
-    if lab.ndim != 1 or lab.shape[0] != n:
-        raise _invalid(f"{lab.size} labels for a batch of {n} images")
-    return lab
+    raw = np.asarray(labels)
+    if raw.dtype.kind not in "iu" and raw.size:  # 3.7 must not quietly become class 3
+        raise CffTypeError(f"labels must be integers, not {raw.dtype}")
+    if raw.ndim != 1:
+        raise CffValueError(f"labels must be one-dimensional (one per image), not shaped {raw.shape}")
+    if raw.shape[0] != n:
+        raise CffValueError(f"{raw.shape[0]} labels for a batch of {n} images")
+    return np.ascontiguousarray(raw, dtype=np.int64)
 
 
 class _Batch:
@@ -405,6 +425,12 @@ class Model(_Handle):
     def save(self, path):
         """Writes the whole model (config, weights, optimizers, progress, RNG) atomically."""
         _check(_L().cff_model_save(self._h, _bytes(path)))
+
+    def export_torchscript(self, path):
+        """Writes the one-pass predictor as a TorchScript module for ``torch.jit.load``: its
+        ``forward(x)`` takes (N, C, H, W) uint8 or float 0..1 images and returns (N, classes) logits."""
+        path = os.fspath(path)
+        _check(_L().cff_model_export_torchscript(self._h, _bytes(path)))
 
     def load_state(self, path):
         """Replaces the model's state with a checkpoint's; unchanged on error."""

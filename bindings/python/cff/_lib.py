@@ -135,6 +135,7 @@ SIGNATURES = {
     "cff_model_free": (None, [P(Model)]),
     "cff_model_load": (S, [c_char_p, c_char_p, P(P(Model))]),
     "cff_model_save": (S, [P(Model), c_char_p]),
+    "cff_model_export_torchscript": (S, [P(Model), c_char_p]),
     "cff_model_load_state": (S, [P(Model), c_char_p]),
     "cff_model_num_layers": (S, [P(Model), i64p]),
     "cff_model_num_classes": (S, [P(Model), i64p]),

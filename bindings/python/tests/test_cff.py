@@ -125,6 +125,31 @@ class Training(unittest.TestCase):
             fresh.load_state(path)
             np.testing.assert_array_equal(fresh.predict_proba(images), before.scores)
 
+    def test_torchscript_export_runs_in_pytorch_with_the_same_predictions(self):
+        try:
+            import torch
+        except ImportError:
+            self.skipTest("python3-torch is not installed: the TorchScript export is checked in C++ only")
+        images, labels = training_data()
+        vit = {"model": dict(CONFIG["model"], arch="vit", embed_dim=16, num_heads=2, patch_size=4),
+               "train": CONFIG["train"]}
+        ff = {"model": CONFIG["model"], "train": dict(CONFIG["train"], algorithm="ff", ff_prediction="head")}
+        ff_vit = {"model": vit["model"], "train": ff["train"]}
+        for name, config in [("mlp cff", CONFIG), ("vit cff", vit), ("mlp ff", ff), ("vit ff", ff_vit)]:
+            with self.subTest(name), cff.Model(config) as model, tempfile.TemporaryDirectory() as tmp:
+                for _ in range(2):
+                    model.step(images, labels)
+                    model.head_step(images, labels)
+                path = os.path.join(tmp, "model.ts")
+                model.export_torchscript(path)
+                module = torch.jit.load(path)
+                got, scores, _ = model.predict_full(images)
+                for x in (torch.from_numpy(images), torch.from_numpy(images.astype(np.float32) / 255)):
+                    logits = module(x)
+                    self.assertEqual(tuple(logits.shape), (N, 2))
+                    np.testing.assert_allclose(torch.softmax(logits, 1).numpy(), scores, rtol=1e-4, atol=1e-5)
+                    np.testing.assert_array_equal(logits.argmax(1).numpy(), got)
+
     def test_layouts_dtypes_and_no_copy(self):
         model = trained_model()
         images, _ = training_data()
@@ -253,6 +278,55 @@ class Errors(unittest.TestCase):
         self.assertEqual(model.predict(images).shape, (N,))  # still usable
         model.close()
         self.expect(cff.Code.INVALID_ARGUMENT, "", model.predict, images)  # the library's own check
+
+    def test_wrong_types_and_shapes_are_python_errors(self):
+        model = cff.Model(CONFIG)
+        images, labels = training_data()
+        with self.assertRaisesRegex(TypeError, "labels must be integers, not float64"):
+            model.step(images, labels + 0.7)  # 3.7 must not become 3
+        with self.assertRaisesRegex(ValueError, r"one-dimensional .* \(16, 1\)"):
+            model.step(images, labels.reshape(N, 1))
+        with self.assertRaisesRegex(ValueError, "3 labels for a batch of 16 images"):
+            model.step(images, labels[:3])
+        with self.assertRaisesRegex(TypeError, "int32"):
+            model.predict(images.astype(np.int32))
+        with self.assertRaisesRegex(ValueError, "layout"):
+            model.predict(images, layout="chwn")
+        with self.assertRaises(cff.CffError):  # the subclasses are still the library's error
+            model.predict(images.astype(np.int32))
+        # Float pixels are 0..1 (cff.h); 0..255 in float is refused by the library, not trained on.
+        self.expect(cff.Code.INVALID_ARGUMENT, "0..1", model.step, images.astype(np.float32), labels)
+        model.close()
+
+    def test_close_while_other_threads_call(self):
+        """close() (or with-exit) while other threads are inside calls on the same model: those
+        calls finish or raise "not a live handle"; nothing crashes or deadlocks."""
+        images, labels = training_data()
+        for _ in range(5):
+            model = cff.Model(CONFIG)
+            errors, started = [], threading.Barrier(4)
+
+            def work():
+                started.wait()
+                try:
+                    while True:
+                        model.step(images, labels)
+                        model.predict(images)
+                except cff.CffError as e:
+                    if not ("not a live handle" in e.message or "is NULL" in e.message):
+                        errors.append(e)
+                except BaseException as e:  # anything else is a failure
+                    errors.append(e)
+
+            threads = [threading.Thread(target=work) for _ in range(3)]
+            for t in threads:
+                t.start()
+            started.wait()
+            model.close()
+            for t in threads:
+                t.join(timeout=60)
+                self.assertFalse(t.is_alive(), "a call hung after close()")
+            self.assertEqual(errors, [])
 
     def test_unknown_code_is_kept(self):
         e = cff.CffError(1234, "from a newer library")

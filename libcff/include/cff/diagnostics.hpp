@@ -59,6 +59,13 @@ void write_report(const std::string& dir, const Diagnostics& diagnostics, const 
 /// `torch.load(path)`: a pickled dict of name -> tensor (torch::pickle_save), written atomically.
 void export_state_dict(const Trainer& trainer, const std::string& path);
 
+/// Writes the model's one-pass predictor as a TorchScript module (torch.jit.load in Python,
+/// torch::jit::load in C++), atomically. `forward(x)` takes N x C x H x W images, uint8 (0..255)
+/// or float (0..1), normalises them as the model was trained and returns N x classes logits
+/// (float32; softmax gives Trainer::predict's scores). FF models export their one-pass head.
+/// Weights are attributes named as in named_tensors() with '.' replaced by '_'.
+void export_torchscript(const Trainer& trainer, const std::string& path);
+
 /// Reads a file written by export_state_dict (torch::pickle_load) as (name, tensor) pairs, in order.
 std::vector<std::pair<std::string, torch::Tensor>> load_state_dict(const std::string& path);
 

@@ -59,6 +59,8 @@ struct Progress {
 };
 
 /// Optional hooks and run-time settings of fit() that are not part of the model's Config.
+/// Hooks run on the thread inside fit(), which holds the trainer's lock: they must not call the
+/// Trainer being fitted (that call would wait for fit() to return).
 struct FitHooks {
   std::function<void(const Progress&)> on_progress;
   std::function<void(const EpochRecord&)> on_epoch;
@@ -85,7 +87,9 @@ class Trainer {
   Trainer(Trainer&&) noexcept;
   Trainer& operator=(Trainer&&) noexcept;
 
-  const Config& config() const;
+  /// Copies of the configuration and device: load_state() may replace both at any time, so
+  /// nothing returned here refers into the trainer.
+  Config config() const;
   torch::Device device() const;
   /// The precision the trainer computes in: config().train.precision with kAuto resolved for
   /// this machine and device (resolve_precision()).
@@ -134,7 +138,7 @@ class Trainer {
   /// Completed epochs and stage: stage 1 (encoder), 2 (head), 3 (finished).
   int64_t stage() const;
   int64_t epoch() const;
-  const std::vector<EpochRecord>& history() const;
+  std::vector<EpochRecord> history() const;
 
   /// Every tensor of the trained model by name, in a fixed order: `encoder.<parameter or buffer>`
   /// (model.hpp names, e.g. encoder.layers.0.fc.weight), `head.<...>` (head.fc.weight, ...), and
@@ -151,9 +155,13 @@ class Trainer {
   /// (kIo, kFormat) this trainer is unchanged. The checkpoint's model shape must match.
   void load_state(const std::string& path);
 
-  struct State;
 
  private:
+  struct State;  // src/train/state.hpp
+  friend void write_checkpoint(const State& state, const std::string& path);
+  friend std::unique_ptr<State> read_checkpoint(const std::string& path, const std::string& device);
+  friend void check_weights_finite(const State& state, const std::string& what);
+
   explicit Trainer(std::unique_ptr<State> state);
   std::unique_ptr<State> s_;
   std::unique_ptr<std::mutex> mutex_;  // serialises every public method

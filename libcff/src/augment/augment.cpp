@@ -27,8 +27,13 @@ uint64_t mix_seed(uint64_t seed, uint64_t stream) {
   return z ^ (z >> 31);
 }
 
+constexpr int64_t kMaxCropPadding = 4096;  // augment.hpp
+
 RandomCrop::RandomCrop(int64_t padding) : padding_(padding) {
-  CFF_CHECK(padding >= 0, "crop: padding must be >= 0, got ", padding);
+  // Above the largest image side worth cropping the offsets are meaningless (and 2p could
+  // overflow: fuzz finding, tests/fuzz/regressions/fuzz_spec-crop-padding-overflow).
+  CFF_CHECK(padding >= 0 && padding <= kMaxCropPadding, "crop: padding must be in 0..", kMaxCropPadding, ", got ",
+            padding);
 }
 
 torch::Tensor RandomCrop::apply(const torch::Tensor& images, uint64_t seed) const {

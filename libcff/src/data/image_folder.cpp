@@ -107,6 +107,22 @@ void check_pnm_header(const std::string& path, const uint8_t* d, size_t n) {
   }
 }
 
+// stb_image 2.27 appends each IDAT chunk to a buffer that is still NULL before the first one
+// with data: an empty IDAT chunk there makes it compute NULL + 0 (fuzz finding, UBSan). Such a
+// file is refused before stb_image decodes it; the chunks are walked by their lengths only.
+void check_png_chunks(const std::string& path, const uint8_t* d, size_t n) {
+  static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (n < 8 || std::memcmp(d, signature, 8) != 0) return;
+  for (size_t i = 8; i + 8 <= n;) {
+    const uint64_t len = (uint64_t(d[i]) << 24) | (uint64_t(d[i + 1]) << 16) | (uint64_t(d[i + 2]) << 8) | d[i + 3];
+    const bool idat = std::memcmp(d + i + 4, "IDAT", 4) == 0;
+    if (idat && len > 0) return;  // image data has started: stb_image's buffer exists from here
+    CFF_CHECK_CODE(!idat, ErrorCode::kFormat, path, ": corrupt PNG (an empty IDAT chunk before the image data)");
+    if (std::memcmp(d + i + 4, "IEND", 4) == 0 || len > n - i - 8) return;  // stb_image reports the rest
+    i += 12 + size_t(len);
+  }
+}
+
 // stb_image's header check failed: "image too large (WxH, limit L)" when the header declares
 // more than the limit, else stb_image's own reason.
 [[noreturn]] void throw_unreadable(const std::string& path, const uint8_t* data, size_t size) {
@@ -157,6 +173,7 @@ std::array<int64_t, 3> decode(const std::string& path, const uint8_t* data, size
   int w = 0, h = 0, comp = 0;
   // The header first: the declared size is checked before stb_image allocates for the pixels.
   check_pnm_header(path, data, size);
+  check_png_chunks(path, data, size);
   if (!stbi_info_from_memory(data, int(size), &w, &h, &comp)) throw_unreadable(path, data, size);
   CFF_CHECK_CODE(w >= 1 && h >= 1, ErrorCode::kFormat, path, ": image has no pixels (", w, "x", h, ")");
   check_pixels(path, w, h);

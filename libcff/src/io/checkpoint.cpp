@@ -180,7 +180,8 @@ bool is_declaration_line(const std::string& line) {
 // Walks a pickle (protocol 2, as LibTorch writes data.pkl, constants.pkl and the debug tables)
 // opcode by opcode and refuses any whose declared length runs past the record: LibTorch 1.13's
 // unpickler reserves the length a string opcode declares before reading it (fuzz finding: a
-// 4 GB allocation from a 36 KB file). Unknown opcodes are refused too.
+// 4 GB allocation from a 36 KB file) and resizes its memo table to the largest memo index it
+// sees. Unknown opcodes are refused too.
 void check_pickle(const std::string& record, const uint8_t* p, size_t n) {
   auto fail = [&](size_t at, const char* what) {
     detail::throw_error(ErrorCode::kFormat, "archive record ", record, ": ", what, " at byte ", at);
@@ -214,7 +215,11 @@ void check_pickle(const std::string& record, const uint8_t* p, size_t n) {
       case 'Q': case 0x81: case 0x94: case 0x93: case 'd': case 'l': case 'o': break;
       case 'K': case 'q': case 'h': case 0x80: need(1); break;
       case 'M': need(2); break;
-      case 'J': case 'r': case 'j': need(4); break;
+      case 'J': need(4); break;
+      case 'r': case 'j':  // LONG_BINPUT / LONG_BINGET: LibTorch sizes its memo table by the index
+        need(4);          // (fuzz finding: a 25 GB resize); a real index is below the record's size
+        if (le(i - 4, 4) >= n) fail(at, "pickle memo index past the record's size");
+        break;
       case 'G': case 0x95: need(8); break;
       case 0x8a: counted(1); break;  // LONG1
       case 0x8b: counted(4); break;  // LONG4

@@ -1,4 +1,5 @@
 // Spec parsing, parameter access, and the built-in entries of the loss registry.
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 
@@ -24,10 +25,10 @@ double Params::get_double(const std::string& name) const {
 
 int64_t Params::get_int(const std::string& name) const {
   const auto& t = text(name);
-  char* end = nullptr;
-  const long long v = std::strtoll(t.c_str(), &end, 10);
-  CFF_CHECK(!t.empty() && end && *end == '\0', "'", owner_, "': parameter ", name, " must be an integer, got '", t,
-            "'");
+  int64_t v = 0;
+  const auto [end, err] = std::from_chars(t.data(), t.data() + t.size(), v);  // no saturation, no sign slack
+  CFF_CHECK(!t.empty() && err == std::errc() && end == t.data() + t.size(), "'", owner_, "': parameter ", name,
+            " must be a 64-bit integer, got '", t, "'");
   return v;
 }
 

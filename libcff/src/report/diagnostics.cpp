@@ -49,7 +49,7 @@ Diagnostics diagnose(Trainer& trainer, const Dataset& data, const DiagnosticsOpt
   CFF_CHECK(data.size() >= 2, "diagnostics: need at least 2 images, got ", data.size());
   CFF_CHECK(options.max_samples >= 2, "diagnostics: max_samples must be >= 2");
   CFF_CHECK(options.ridge >= 0, "diagnostics: ridge must be >= 0");
-  const auto& cfg = trainer.config();
+  const Config cfg = trainer.config();
   const int64_t n = std::min(data.size(), options.max_samples);
   const auto images = data.images.narrow(0, 0, n);
   Diagnostics out;

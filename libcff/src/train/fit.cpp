@@ -41,9 +41,9 @@ std::pair<std::vector<double>, std::vector<double>> channel_stats(const ImageSou
   return channel_stats(torch::cat(parts));
 }
 
-double selection_criterion(const std::vector<double>& losses, int64_t stage, const Trainer::State& s) {
-  if (stage == 2 || s.is_bp()) return losses.at(0);
-  if (s.loss_inputs == LossInputs::kPositiveNegative && losses.size() > 1)
+double selection_criterion(const std::vector<double>& losses, int64_t stage, bool bp, LossInputs inputs) {
+  if (stage == 2 || bp) return losses.at(0);
+  if (inputs == LossInputs::kPositiveNegative && losses.size() > 1)
     return std::accumulate(losses.begin() + 1, losses.end(), 0.0);  // FF: layers 2..L
   return losses.back();
 }
@@ -144,7 +144,7 @@ FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, c
         }
         for (double s : vsums) rec.val_loss.push_back(s / double(vseen));
       }
-      const double criterion = selection_criterion(rec.val_loss.empty() ? rec.train_loss : rec.val_loss, stage, *this);
+      const double criterion = selection_criterion(rec.val_loss.empty() ? rec.train_loss : rec.val_loss, stage, is_bp(), loss_inputs);
       if (cfg.train.select_best_epoch && criterion < best_val) {
         best_val = criterion;
         best_epoch = epoch + 1;

@@ -123,6 +123,10 @@ LayerBatch Trainer::State::prepare(const torch::Tensor& images, const torch::Ten
   auto y = labels.to(device, torch::kLong);
   CFF_CHECK(y.min().item<int64_t>() >= 0 && y.max().item<int64_t>() < classes, "labels must lie in 0..", classes - 1);
   const auto x = to_input(images);
+  // One image and its own views have no negative and no other anchor: the loss is exactly 0 and
+  // the step would silently do nothing (fit() skips such batches as well).
+  CFF_CHECK(is_bp() || loss_inputs != LossInputs::kViews || x.size(0) >= 2,
+            "a contrastive batch needs at least 2 images, got 1 (one image has nothing to contrast with)");
   auto view = [&]() {
     const auto v = do_augment && !augment.empty() ? augment.apply(x, rng()) : x;
     return normalize(v);
@@ -371,16 +375,16 @@ Trainer& Trainer::operator=(Trainer&&) noexcept = default;
 
 #define CFF_LOCKED std::lock_guard<std::mutex> lock_(*mutex_)
 
-const Config& Trainer::config() const { return s_->cfg; }
-torch::Device Trainer::device() const { return s_->device; }
+Config Trainer::config() const { CFF_LOCKED; return s_->cfg; }
+torch::Device Trainer::device() const { CFF_LOCKED; return s_->device; }
 Precision Trainer::precision() const {
   CFF_LOCKED;
   return resolve_precision(s_->cfg.train.precision, s_->device);
 }
-int64_t Trainer::num_layers() const { return s_->net->num_layers(); }
+int64_t Trainer::num_layers() const { CFF_LOCKED; return s_->net->num_layers(); }
 int64_t Trainer::stage() const { CFF_LOCKED; return s_->stage; }
 int64_t Trainer::epoch() const { CFF_LOCKED; return s_->epoch; }
-const std::vector<EpochRecord>& Trainer::history() const { return s_->history; }
+std::vector<EpochRecord> Trainer::history() const { CFF_LOCKED; return s_->history; }
 
 LayerBatch Trainer::prepare(const torch::Tensor& images, const torch::Tensor& labels, bool augment) {
   CFF_LOCKED;
@@ -460,7 +464,8 @@ Trainer Trainer::load(const std::string& path, const std::string& device) {
   return Trainer(read_checkpoint(path, device));
 }
 void Trainer::load_state(const std::string& path) {
-  auto fresh = read_checkpoint(path, s_->cfg.train.device);  // everything is read and checked first
+  const std::string device = config().train.device;
+  auto fresh = read_checkpoint(path, device);  // everything is read and checked first, unlocked
   CFF_LOCKED;
   CFF_CHECK_CODE(fresh->cfg.model.arch == s_->cfg.model.arch && fresh->cfg.model.embed_dim == s_->cfg.model.embed_dim &&
                      fresh->cfg.model.num_layers == s_->cfg.model.num_layers &&

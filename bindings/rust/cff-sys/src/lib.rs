@@ -240,6 +240,7 @@ extern "C" {
         out_model: *mut *mut cff_model,
     ) -> *mut cff_status;
     pub fn cff_model_save(model: *mut cff_model, path: *const c_char) -> *mut cff_status;
+    pub fn cff_model_export_torchscript(model: *mut cff_model, path: *const c_char) -> *mut cff_status;
     pub fn cff_model_load_state(model: *mut cff_model, path: *const c_char) -> *mut cff_status;
     pub fn cff_model_num_layers(model: *mut cff_model, out_num_layers: *mut i64) -> *mut cff_status;
     pub fn cff_model_num_classes(model: *mut cff_model, out_num_classes: *mut i64) -> *mut cff_status;

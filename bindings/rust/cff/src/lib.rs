@@ -278,12 +278,57 @@ pub enum Layout {
     Nhwc,
 }
 
-pub use sys::cff_algorithm as Algorithm;
-pub use sys::cff_arch as Arch;
-pub use sys::cff_ff_prediction as FfPrediction;
-pub use sys::cff_pooling as Pooling;
-pub use sys::cff_precision as Precision;
-pub use sys::cff_provider_kind as ProviderKind;
+/// A Rust enum over a C enum of cff-sys, with the conversion the calls use.
+macro_rules! c_enum {
+    ($(#[$doc:meta])* $name:ident => $c:ident { $($(#[$vdoc:meta])* $v:ident = $cv:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $v),+
+        }
+        impl From<$name> for sys::$c {
+            fn from(v: $name) -> sys::$c {
+                match v {
+                    $($name::$v => sys::$c::$cv),+
+                }
+            }
+        }
+    };
+}
+
+c_enum!(
+    /// Encoder architecture.
+    Arch => cff_arch { Mlp = CFF_ARCH_MLP, Vit = CFF_ARCH_VIT }
+);
+c_enum!(
+    /// Training algorithm: CFF / CFF+M, FF / SymBa, or backprop.
+    Algorithm => cff_algorithm {
+        Contrastive = CFF_ALGORITHM_CONTRASTIVE,
+        ForwardForward = CFF_ALGORITHM_FORWARD_FORWARD,
+        Backprop = CFF_ALGORITHM_BACKPROP,
+    }
+);
+c_enum!(
+    /// Floating-point mode of the passes.
+    Precision => cff_precision {
+        Float32 = CFF_PRECISION_FLOAT32,
+        Bfloat16 = CFF_PRECISION_BFLOAT16,
+        /// bf16 on CUDA and on CPUs with AMX/AVX512-BF16, else float32 (the default).
+        Auto = CFF_PRECISION_AUTO,
+    }
+);
+c_enum!(
+    /// ViT pooling: mean over patch tokens, or a class token.
+    Pooling => cff_pooling { Mean = CFF_POOLING_MEAN, ClassToken = CFF_POOLING_CLASS_TOKEN }
+);
+c_enum!(
+    /// How an FF model predicts: goodness per label, or the one-pass head.
+    FfPrediction => cff_ff_prediction { Goodness = CFF_FF_PREDICTION_GOODNESS, Head = CFF_FF_PREDICTION_HEAD }
+);
+c_enum!(
+    /// Kind of registry a provider lives in.
+    ProviderKind => cff_provider_kind { Loss = CFF_PROVIDER_KIND_LOSS, Augmentation = CFF_PROVIDER_KIND_AUGMENTATION }
+);
 
 // ---- Batches -------------------------------------------------------------------------------------
 
@@ -407,7 +452,7 @@ macro_rules! setter {
         $(#[$doc])*
         pub fn $name(&mut self, $($arg: $ty),*) -> Result<&mut Self> {
             // SAFETY: self.raw is live; plain values.
-            check(unsafe { sys::$c(self.raw, $($arg),*) })?;
+            check(unsafe { sys::$c(self.raw, $($arg.into()),*) })?;
             Ok(self)
         }
     };
@@ -654,6 +699,14 @@ impl Model {
         check(unsafe { sys::cff_model_save(self.raw, path.as_ptr()) })
     }
 
+    /// Writes the one-pass predictor as a TorchScript module (`torch.jit.load`): `forward(x)`
+    /// takes N x C x H x W uint8 or float 0..1 images and returns N x classes logits.
+    pub fn export_torchscript(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = c_path(path.as_ref())?;
+        // SAFETY: live model, valid string.
+        check(unsafe { sys::cff_model_export_torchscript(self.raw, path.as_ptr()) })
+    }
+
     /// Replaces the model's state with a checkpoint's; unchanged on error.
     pub fn load_state(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = c_path(path.as_ref())?;
@@ -708,7 +761,7 @@ impl Model {
     }
     pub fn set_ff_prediction(&mut self, mode: FfPrediction) -> Result<()> {
         // SAFETY: live model.
-        check(unsafe { sys::cff_model_set_ff_prediction(self.raw, mode) })
+        check(unsafe { sys::cff_model_set_ff_prediction(self.raw, mode.into()) })
     }
 
     fn losses_buffer(&self) -> Result<Vec<f64>> {
@@ -1110,7 +1163,7 @@ pub fn providers(kind: ProviderKind) -> Result<Vec<Provider>> {
     }
     let mut raw = ptr::null_mut();
     // SAFETY: valid out pointer.
-    check(unsafe { sys::cff_provider_list_create(kind, &mut raw) })?;
+    check(unsafe { sys::cff_provider_list_create(kind.into(), &mut raw) })?;
     let list = List(raw);
     let mut count = 0;
     // SAFETY: live list.

@@ -359,12 +359,12 @@ fn a_panicking_callback_stops_fit_and_resumes_the_panic() {
 
 #[test]
 fn providers_list_builtins() {
-    let losses = cff::providers(ProviderKind::CFF_PROVIDER_KIND_LOSS).unwrap();
+    let losses = cff::providers(ProviderKind::Loss).unwrap();
     assert!(
         losses.iter().any(|p| p.name == "mcl" && p.origin == "built-in"),
         "{losses:?}"
     );
-    let augs = cff::providers(ProviderKind::CFF_PROVIDER_KIND_AUGMENTATION).unwrap();
+    let augs = cff::providers(ProviderKind::Augmentation).unwrap();
     assert!(augs.iter().any(|p| p.name == "hflip"));
     cff::device_check("cpu").unwrap();
     expect_err(cff::device_check("tpu"), Code::InvalidArgument, "tpu");
