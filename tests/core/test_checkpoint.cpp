@@ -290,13 +290,11 @@ TEST_F(CheckpointTest, PickleLengthsAreCheckedBeforeLibTorchReadsThem) {
                      "archive record data.pkl: pickle length past the end of the record");
 }
 
-// Fuzz finding (fuzz_checkpoint, tests/fuzz/regressions/fuzz_checkpoint-unpickler-memo-25gb):
-// LibTorch's unpickler resizes its memo table to the index a LONG_BINPUT names, so four bytes
-// of a 36 KB file asked for 25 GB. Memo indices past the record's size are refused first.
-TEST_F(CheckpointTest, PickleMemoIndicesAreCheckedBeforeLibTorchReadsThem) {
-  // The fuzz input is a flag byte and an archive; the target wraps it in a valid envelope.
-  const std::string input = slurp(std::string(CFF_FUZZ_REGRESSIONS) + "/fuzz_checkpoint-unpickler-memo-25gb");
-  ASSERT_GT(input.size(), 1u);
+// A fuzz_checkpoint input as the target loads it: a flag byte, then an archive the target wraps
+// in a valid envelope (size and CRC fixed up). Written to `path`.
+void write_fuzz_checkpoint(const std::string& input_name, const std::string& path) {
+  const std::string input = slurp(std::string(CFF_FUZZ_REGRESSIONS) + "/" + input_name);
+  ASSERT_GT(input.size(), 1u) << input_name;
   const std::string payload = input.substr(1);
   std::string bytes("CFFCKPT", 8);
   auto put = [&](uint64_t v, int n) {
@@ -305,9 +303,29 @@ TEST_F(CheckpointTest, PickleMemoIndicesAreCheckedBeforeLibTorchReadsThem) {
   put(1, 4);
   put(payload.size(), 8);
   put(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(payload.data()), uInt(payload.size())), 4);
-  std::ofstream(dir.file("memo.cff"), std::ios::binary) << bytes << payload;
+  std::ofstream(path, std::ios::binary) << bytes << payload;
+}
+
+// Fuzz finding (fuzz_checkpoint, tests/fuzz/regressions/fuzz_checkpoint-unpickler-memo-25gb):
+// LibTorch's unpickler resizes its memo table to the index a LONG_BINPUT names, so four bytes
+// of a 36 KB file asked for 25 GB. Memo indices past the record's size are refused first.
+TEST_F(CheckpointTest, PickleMemoIndicesAreCheckedBeforeLibTorchReadsThem) {
+  write_fuzz_checkpoint("fuzz_checkpoint-unpickler-memo-25gb", dir.file("memo.cff"));
   test::expect_error([&] { Trainer::load(dir.file("memo.cff")); }, ErrorCode::kFormat,
                      "pickle memo index past the record's size");
+}
+
+// Fuzz finding (fuzz_checkpoint, tests/fuzz/regressions/fuzz_checkpoint-zip-record-3gb): LibTorch's
+// archive reader allocates the size a zip entry declares (3.25 GB from a 36 KB file). The
+// central directory is walked first; no record may declare more than the file can hold.
+TEST_F(CheckpointTest, ZipRecordSizesAreCheckedBeforeLibTorchReadsThem) {
+  write_fuzz_checkpoint("fuzz_checkpoint-zip-record-3gb", dir.file("zip.cff"));
+  test::expect_error([&] { Trainer::load(dir.file("zip.cff")); }, ErrorCode::kFormat,
+                     "archive: compressed record archive/code/__torch__/___torch_mangle_14.py declares 3254780239 bytes");
+  // A real checkpoint passes the same walk.
+  Trainer a(config());
+  a.save(dir.file("ok.cff"));
+  EXPECT_NO_THROW(Trainer::load(dir.file("ok.cff")));
 }
 
 }  // namespace

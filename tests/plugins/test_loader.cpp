@@ -75,6 +75,14 @@ TEST(PluginLoader, RefusesADuplicateName) {
 TEST(PluginLoader, RefusesATextFileNamedSo) {
   expect_error([] { load_plugin(std::string(CFF_TEST_BROKEN_DIR) + "/not_a_library.so"); }, ErrorCode::kPlugin,
                "not_a_library.so: not a loadable shared library");
+  // dlerror's reason, without Boost.DLL's prefix and its stale errno text (": Bad file descriptor")
+  try {
+    load_plugin(std::string(CFF_TEST_BROKEN_DIR) + "/not_a_library.so");
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.find("Bad file descriptor"), std::string::npos) << what;
+    EXPECT_EQ(what.find("boost::dll"), std::string::npos) << what;
+  }
 }
 
 TEST(PluginLoader, RefusesAMissingFile) {

@@ -234,6 +234,40 @@ void check_pickle(const std::string& record, const uint8_t* p, size_t n) {
   fail(n, "pickle without STOP");
 }
 
+// Walks the zip's central directory before LibTorch opens it: LibTorch's reader allocates the
+// size a record's entry declares before reading it (fuzz finding: 3.25 GB from a 36 KB file).
+// Stored records (tensors, pickles) must fit in the file; compressed ones (LibTorch deflates
+// only code) may expand to 1 MiB; zip64 entries never occur in a checkpoint (< 4 GiB).
+void check_zip_sizes(const char* zip, size_t size) {
+  auto u16 = [&](size_t at) { return uint32_t(get_le<uint16_t>(zip + at)); };
+  auto u32 = [&](size_t at) { return get_le<uint32_t>(zip + at); };
+  auto fail = [](const auto&... what) { detail::throw_error(ErrorCode::kFormat, "archive: ", what...); };
+  if (size < 22) fail("too short for a zip archive");
+  size_t end = size - 22;  // the end-of-central-directory record, after at most a 64 KiB comment
+  const size_t lowest = size > 22 + 65535 ? size - 22 - 65535 : 0;
+  while (u32(end) != 0x06054b50u) {
+    if (end == lowest) fail("no end of central directory");
+    --end;
+  }
+  const uint64_t count = u16(end + 10), cd_size = u32(end + 12), cd_offset = u32(end + 16);
+  if (cd_offset + cd_size > end) fail("central directory past its end record");
+  size_t at = size_t(cd_offset);
+  for (uint64_t i = 0; i < count; ++i) {
+    if (at + 46 > end || u32(at) != 0x02014b50u) fail("central directory entry ", i, " is damaged");
+    const uint32_t method = u16(at + 10), packed = u32(at + 20), full = u32(at + 24), offset = u32(at + 42);
+    const size_t name_len = u16(at + 28), next = at + 46 + name_len + u16(at + 30) + u16(at + 32);
+    if (next > end) fail("central directory entry ", i, " is damaged");
+    const std::string name(zip + at + 46, name_len);
+    if (packed == 0xffffffffu || full == 0xffffffffu || offset == 0xffffffffu)
+      fail("record ", name, " is a zip64 entry, which a checkpoint never holds");
+    if (method == 0 && (full != packed || uint64_t(offset) + packed > size))
+      fail("record ", name, " declares ", full, " bytes, more than the file holds");
+    if (method == 8 && full > (1u << 20)) fail("compressed record ", name, " declares ", full, " bytes (limit 1 MiB)");
+    if (method != 0 && method != 8) fail("record ", name, " uses zip method ", method);
+    at = next;
+  }
+}
+
 void check_archive_source(const char* payload, size_t size) {
   caffe2::serialize::PyTorchStreamReader reader(std::make_shared<MemoryReader>(payload, size));
   for (const auto& record : reader.getAllRecords()) {
@@ -408,6 +442,7 @@ std::unique_ptr<Trainer::State> read_checkpoint(const std::string& path, const s
   CFF_CHECK_CODE(crc32_of(payload, present) == get_le<uint32_t>(bytes + 20), ErrorCode::kFormat, path,
                  ": checkpoint is corrupt (checksum mismatch)");
   try {
+    check_zip_sizes(payload, present);
     check_archive_source(payload, present);
     torch::serialize::InputArchive archive;
     archive.load_from(payload, present, torch::kCPU);

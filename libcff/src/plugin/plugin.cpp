@@ -464,7 +464,14 @@ PluginInfo load_plugin(const std::string& path_in) {
     // rtld_now: an unresolved symbol fails here, with dlerror's text, not in the middle of training.
     lib->lib.load(fs::path(path), boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
-    fail(path, std::string("not a loadable shared library: ") + e.what());
+    // Boost.DLL's text is "...load() failed (dlerror system message: <dlerror>): <errno text>";
+    // the errno text is stale (often "Bad file descriptor"), so only dlerror's part is kept.
+    std::string why = e.what();
+    const std::string tag = "dlerror system message: ";
+    const size_t from = why.find(tag), to = why.rfind("): ");
+    if (from != std::string::npos && to != std::string::npos && to > from)
+      why = why.substr(from + tag.size(), to - from - tag.size());
+    fail(path, "not a loadable shared library: " + why);
   }
   if (!lib->lib.has(CFF_PLUGIN_ENTRY_NAME))
     fail(path, "does not export " CFF_PLUGIN_ENTRY_NAME " (not a libcff plugin, or the entry is not extern \"C\" "
