@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Checks a TorchScript export against libcff's own prediction on real data.
 
 Loads MODEL (a checkpoint) through the Python binding, writes its TorchScript module
@@ -7,7 +7,7 @@ PyTorch's torch.jit.load, and compares the top-1 labels of both on the first COU
 IDX test set (default: Debian's Fashion-MNIST). Prints one JSON line; exits 1 on any mismatch.
 
 Usage (from the repository, after scripts/build.sh):
-  python3 tools/scripts/check_torchscript.py MODEL [--data DIR] [--count 1000] [--lib build/capi/libcff_c.so]
+  /usr/bin/python3 tools/scripts/check_torchscript.py MODEL [--data DIR] [--count 1000] [--lib build/capi/libcff_c.so]
 """
 import argparse
 import json
