@@ -23,7 +23,7 @@ class Augmentation {
   virtual torch::Tensor apply(const torch::Tensor& images, uint64_t seed) const = 0;
 };
 
-/// Random crop after zero padding of `padding` pixels (0..4096) on every side, per image
+/// Random crop after zero padding of `padding` pixels (0..64) on every side, per image
 /// (torchvision's RandomCrop(size, padding)).
 class RandomCrop : public Augmentation {
  public:
