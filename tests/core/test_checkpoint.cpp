@@ -153,6 +153,16 @@ std::string slurp(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// Recomputes the envelope's CRC-32 (bytes 20..23) over the payload after byte 24, so that only
+// the edited content is what a test's crafted checkpoint gets wrong.
+std::string with_fixed_crc(std::string bytes) {
+  const auto payload = bytes.substr(24);
+  const uint32_t crc = uint32_t(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(payload.data()),
+                                      uInt(payload.size())));
+  for (int i = 0; i < 4; ++i) bytes[size_t(20 + i)] = char((crc >> (8 * i)) & 0xff);
+  return bytes;
+}
+
 // Rewrites `from` as `to` in the config JSON inside a checkpoint, keeping every length (the
 // archive stores the JSON uncompressed with its length): indentation spaces pay for the
 // difference. Then fixes the envelope's CRC, so only the config's content is what differs.
@@ -169,11 +179,7 @@ std::string patch_config(std::string bytes, const std::string& from, const std::
     ++pos;
   }
   if (diff < 0) bytes.insert(bytes.find("\n  ", pos) + 1, size_t(-diff), ' ');
-  const auto payload = bytes.substr(24);
-  const uint32_t crc = uint32_t(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(payload.data()),
-                                      uInt(payload.size())));
-  for (int i = 0; i < 4; ++i) bytes[size_t(20 + i)] = char((crc >> (8 * i)) & 0xff);
-  return bytes;
+  return with_fixed_crc(bytes);
 }
 
 TEST_F(CheckpointTest, TensorsMustHaveTheShapesTheConfigDescribes) {
@@ -261,11 +267,7 @@ TEST_F(CheckpointTest, ArchiveSourceIsCheckedBeforeLibTorchCompilesIt) {
   ASSERT_NE(at, std::string::npos);
   const std::string digits = "35921488756 15950337885137849221 2778181576553077756 12784999";
   bytes.replace(at, decl.size(), digits.substr(0, decl.size()));
-  const auto payload = bytes.substr(24);
-  const uint32_t crc = uint32_t(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(payload.data()),
-                                      uInt(payload.size())));
-  for (int i = 0; i < 4; ++i) bytes[size_t(20 + i)] = char((crc >> (8 * i)) & 0xff);
-  std::ofstream(dir.file("src.cff"), std::ios::binary) << bytes;
+  std::ofstream(dir.file("src.cff"), std::ios::binary) << with_fixed_crc(bytes);
   test::expect_error([&] { Trainer::load(dir.file("src.cff")); }, ErrorCode::kFormat,
                      "line 1 is not a declaration a checkpoint holds");
 }
@@ -281,11 +283,7 @@ TEST_F(CheckpointTest, PickleLengthsAreCheckedBeforeLibTorchReadsThem) {
   ASSERT_NE(json, std::string::npos);
   ASSERT_EQ(bytes[json - 5], 'X');  // BINUNICODE: 'X', 4-byte length, the config's text
   for (int i = 0; i < 4; ++i) bytes[json - 4 + size_t(i)] = char(i == 3 ? 0xf0 : 0);
-  const auto payload = bytes.substr(24);
-  const uint32_t crc = uint32_t(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(payload.data()),
-                                      uInt(payload.size())));
-  for (int i = 0; i < 4; ++i) bytes[size_t(20 + i)] = char((crc >> (8 * i)) & 0xff);
-  std::ofstream(dir.file("pkl.cff"), std::ios::binary) << bytes;
+  std::ofstream(dir.file("pkl.cff"), std::ios::binary) << with_fixed_crc(bytes);
   test::expect_error([&] { Trainer::load(dir.file("pkl.cff")); }, ErrorCode::kFormat,
                      "archive record data.pkl: pickle length past the end of the record");
 }
@@ -300,10 +298,10 @@ void write_fuzz_checkpoint(const std::string& input_name, const std::string& pat
   auto put = [&](uint64_t v, int n) {
     for (int i = 0; i < n; ++i) bytes.push_back(char((v >> (8 * i)) & 0xff));
   };
-  put(1, 4);
+  put(1, 4);              // format version
   put(payload.size(), 8);
-  put(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(payload.data()), uInt(payload.size())), 4);
-  std::ofstream(path, std::ios::binary) << bytes << payload;
+  put(0, 4);              // CRC, filled in below
+  std::ofstream(path, std::ios::binary) << with_fixed_crc(bytes + payload);
 }
 
 // Fuzz finding (fuzz_checkpoint, tests/fuzz/regressions/fuzz_checkpoint-unpickler-memo-25gb):
