@@ -19,13 +19,22 @@ type Dataset struct {
 	bytes int64                         // C memory it holds
 }
 
-// cMemorySinceGC counts the C memory of datasets made since the last collection started here.
-// The Go collector cannot see C memory, so a program that drops datasets without Close would
-// grow by gigabytes before a collection ran their finalizers: every cGCStep bytes (64 MiB) of new
-// datasets, a collection is started.
+// cMemorySinceGC counts the C memory of datasets and models made since the last collection
+// started here. The Go collector cannot see C memory, so a program that drops them without Close
+// would grow by gigabytes before a collection ran their finalizers: every cGCStep bytes (64 MiB)
+// of new C memory, a collection is started.
 var cMemorySinceGC atomic.Int64
 
 const cGCStep = 64 << 20
+
+// noteCMemory counts bytes of new C memory and starts a collection every cGCStep bytes, so that
+// finalizers of unreachable objects free theirs.
+func noteCMemory(bytes int64) {
+	if cMemorySinceGC.Add(bytes) > cGCStep {
+		cMemorySinceGC.Store(0)
+		runtime.GC()
+	}
+}
 
 func newDataset(raw *C.cff_dataset) *Dataset {
 	d := &Dataset{}
@@ -39,10 +48,7 @@ func newDataset(raw *C.cff_dataset) *Dataset {
 		}
 		d.bytes = int64(n) * (int64(c)*int64(h)*int64(w)*elem + 8) // images and int64 labels
 	}
-	if cMemorySinceGC.Add(d.bytes) > cGCStep {
-		cMemorySinceGC.Store(0)
-		runtime.GC() // finalizers of unreachable datasets then free their C memory
-	}
+	noteCMemory(d.bytes)
 	runtime.SetFinalizer(d, (*Dataset).Close)
 	return d
 }

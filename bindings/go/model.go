@@ -165,6 +165,10 @@ type Model struct {
 func newModel(raw *C.cff_model) *Model {
 	m := &Model{}
 	m.raw.Store(raw)
+	var params C.int64_t
+	if C.cff_model_num_parameters(raw, &params) == nil {
+		noteCMemory(16 * int64(params)) // weights, gradients, AdamW's two moments: float32 each
+	}
 	runtime.SetFinalizer(m, (*Model).Close)
 	return m
 }
@@ -282,6 +286,13 @@ func (m *Model) NumClasses() (int, error) {
 func (m *Model) EmbedDim() (int, error) {
 	var v C.int64_t
 	err := m.done(C.cff_model_embed_dim(m.ptr(), &v))
+	return int(v), err
+}
+
+// NumParameters is the number of trainable parameters, encoder and head.
+func (m *Model) NumParameters() (int, error) {
+	var v C.int64_t
+	err := m.done(C.cff_model_num_parameters(m.ptr(), &v))
 	return int(v), err
 }
 

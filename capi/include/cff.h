@@ -330,6 +330,10 @@ CFF_API cff_status* cff_model_num_classes(cff_model* model, int64_t* out_num_cla
 CFF_API cff_status* cff_model_embed_dim(cff_model* model, int64_t* out_embed_dim);
 CFF_API cff_status* cff_model_input_shape(cff_model* model, int64_t* out_channels, int64_t* out_height,
                                           int64_t* out_width);
+/** Number of trainable parameters (encoder and head). Training holds about four floats per
+ *  parameter (weights, gradients, AdamW's two moments): a binding with a garbage collector uses
+ *  it to account for the C memory a model holds. */
+CFF_API cff_status* cff_model_num_parameters(cff_model* model, int64_t* out_num_parameters);
 /** Progress of cff_model_fit(): stage 1 (encoder), 2 (head) or 3 (finished), and the completed
  *  epochs of the current stage. A model trained step by step stays at stage 1, epoch 0. */
 CFF_API cff_status* cff_model_progress(cff_model* model, int64_t* out_stage, int64_t* out_epoch);

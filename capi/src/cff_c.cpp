@@ -700,6 +700,13 @@ cff_status* cff_model_embed_dim(cff_model* model, int64_t* out_embed_dim) {
   CFF_C_CATCH
 }
 
+cff_status* cff_model_num_parameters(cff_model* model, int64_t* out_num_parameters) {
+  CFF_C_TRY
+  check_model(model);
+  *check_out(out_num_parameters, "out_num_parameters") = model->trainer.config().parameter_count();
+  CFF_C_CATCH
+}
+
 cff_status* cff_model_input_shape(cff_model* model, int64_t* out_channels, int64_t* out_height, int64_t* out_width) {
   CFF_C_TRY
   check_model(model);

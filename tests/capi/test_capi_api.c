@@ -188,6 +188,8 @@ static void test_model(const char* scratch) {
   CHECK(value == 2);
   CHECK_OK(cff_model_num_classes(m, &value));
   CHECK(value == 2);
+  CHECK_OK(cff_model_num_parameters(m, &value));
+  CHECK(value > 0);
   CHECK_OK(cff_model_embed_dim(m, &value));
   CHECK(value == 16);
   CHECK_OK(cff_model_input_shape(m, &c, &h, &w));

@@ -73,6 +73,7 @@ static void null_arguments(void) {
   CHECK_CODE(cff_model_num_layers(m, NULL), bad, "out_num_layers is NULL");
   CHECK_CODE(cff_model_num_classes(m, NULL), bad, "out_num_classes is NULL");
   CHECK_CODE(cff_model_embed_dim(NULL, &v), bad, "model is NULL");
+  CHECK_CODE(cff_model_num_parameters(NULL, &v), bad, "model is NULL");
   CHECK_CODE(cff_model_input_shape(m, &v, NULL, &v), bad, "out_height is NULL");
   CHECK_CODE(cff_model_progress(m, NULL, &v), bad, "out_stage is NULL");
   CHECK_CODE(cff_model_device(m, NULL), bad, "out_device is NULL");

@@ -32,7 +32,7 @@ from ._lib import ABI_VERSION, check_abi
 __all__ = [
     "ABI_VERSION", "Algorithm", "Arch", "CffError", "CffTypeError", "CffValueError", "Code", "Dataset",
     "DatasetInfo", "FFPrediction", "LayerBatch", "Model", "Options", "Pooling", "Precision", "Provider",
-    "ProviderKind", "abi_version", "check_abi", "device_check", "load_plugin", "plugin_abi_version", "providers",
+    "ProviderKind", "abi_version", "check_abi", "device_check", "library_path", "load_plugin", "plugin_abi_version", "providers",
     "set_threads",
     "torch_version", "unload_plugin", "version",
 ]
@@ -168,6 +168,12 @@ def _take_string(p):
 def version():
     """The library's release version, e.g. "0.1.0"."""
     return _L().cff_version().decode()
+
+
+def library_path():
+    """Where the loaded libcff_c came from (a path, or the bare name the system loader found)."""
+    _L()
+    return _lib.loaded_from
 
 
 def abi_version():
@@ -452,6 +458,11 @@ class Model(_Handle):
     @property
     def embed_dim(self):
         return self._int("cff_model_embed_dim")
+
+    @property
+    def num_parameters(self):
+        """Trainable parameters, encoder and head."""
+        return self._int("cff_model_num_parameters")
 
     @property
     def input_shape(self):

@@ -1,8 +1,10 @@
 """ctypes declarations of libcff's C API (cff.h), and where to find libcff_c.
 
 This module mirrors the header by hand: every function's argument and result types. The library is
-loaded on first use, from, in order: the ``CFF_LIBRARY`` environment variable (a path to
-libcff_c.so), the build tree this package sits in (``<repo>/build/capi``), then the system loader.
+loaded on first use from the first of these that loads: the libcff_c.so of the prefix the package
+was pip-installed against (``cff/_install.py``, written by setup.py from ``pkg-config cff`` or
+``CFF_PREFIX``), the ``CFF_LIBRARY`` environment variable (a path to libcff_c.so), the build tree
+this package sits in (``<repo>/build/capi``), then the system loader.
 """
 import ctypes
 import ctypes.util
@@ -140,6 +142,7 @@ SIGNATURES = {
     "cff_model_num_layers": (S, [P(Model), i64p]),
     "cff_model_num_classes": (S, [P(Model), i64p]),
     "cff_model_embed_dim": (S, [P(Model), i64p]),
+    "cff_model_num_parameters": (S, [P(Model), i64p]),
     "cff_model_input_shape": (S, [P(Model), i64p, i64p, i64p]),
     "cff_model_progress": (S, [P(Model), i64p, i64p]),
     "cff_model_device": (S, [P(Model), out_str]),
@@ -175,12 +178,22 @@ SIGNATURES = {
 
 def candidates():
     """Where the library is looked for, in order."""
+    out = []
+    try:
+        from . import _install  # written by setup.py when the package is pip-installed
+
+        if _install.LIBRARY:
+            out.append(_install.LIBRARY)
+    except ImportError:  # run from the source tree (PYTHONPATH=bindings/python)
+        pass
     env = os.environ.get("CFF_LIBRARY")
     if env:
-        return [env]
+        out.append(env)
     here = os.path.dirname(os.path.abspath(__file__))
     repo = os.path.dirname(os.path.dirname(os.path.dirname(here)))
-    out = [os.path.join(repo, "build", "capi", "libcff_c.so")]
+    build_tree = os.path.join(repo, "build", "capi", "libcff_c.so")
+    if os.path.exists(build_tree):
+        out.append(build_tree)
     found = ctypes.util.find_library("cff_c")
     out.append(found or "libcff_c.so.0")
     return out
@@ -188,6 +201,7 @@ def candidates():
 
 _lock = threading.Lock()
 _lib = None
+loaded_from = None  # the candidate the library was loaded from
 
 
 def check_abi(expected, library):
@@ -201,7 +215,7 @@ def check_abi(expected, library):
 def load():
     """The loaded library with every signature declared; raises OSError when it cannot be found
     and cff.CffError (UNSUPPORTED) on an ABI mismatch. Loaded once."""
-    global _lib
+    global _lib, loaded_from
     with _lock:
         if _lib is not None:
             return _lib
@@ -213,6 +227,7 @@ def load():
                 continue
             try:
                 lib = ctypes.CDLL(path)
+                loaded_from = path
                 break
             except OSError as e:
                 errors.append(str(e))

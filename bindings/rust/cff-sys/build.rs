@@ -27,6 +27,8 @@ fn main() {
             let flags = String::from_utf8_lossy(&out.stdout);
             for flag in flags.split_whitespace() {
                 if let Some(dir) = flag.strip_prefix("-L") {
+                    // cff.pc names its prefix relative to itself (…/lib/pkgconfig/../..)
+                    let dir = std::fs::canonicalize(dir).map_or(dir.to_string(), |p| p.display().to_string());
                     println!("cargo:rustc-link-search=native={dir}");
                     println!("cargo:lib_dir={dir}");
                 }

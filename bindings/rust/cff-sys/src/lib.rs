@@ -245,6 +245,7 @@ extern "C" {
     pub fn cff_model_num_layers(model: *mut cff_model, out_num_layers: *mut i64) -> *mut cff_status;
     pub fn cff_model_num_classes(model: *mut cff_model, out_num_classes: *mut i64) -> *mut cff_status;
     pub fn cff_model_embed_dim(model: *mut cff_model, out_embed_dim: *mut i64) -> *mut cff_status;
+    pub fn cff_model_num_parameters(model: *mut cff_model, out_num_parameters: *mut i64) -> *mut cff_status;
     pub fn cff_model_input_shape(
         model: *mut cff_model,
         out_channels: *mut i64,

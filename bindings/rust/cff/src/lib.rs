@@ -731,6 +731,10 @@ impl Model {
     pub fn embed_dim(&self) -> Result<usize> {
         self.query(sys::cff_model_embed_dim).map(|v| v as usize)
     }
+    /// Trainable parameters, encoder and head.
+    pub fn num_parameters(&self) -> Result<usize> {
+        self.query(sys::cff_model_num_parameters).map(|v| v as usize)
+    }
     /// `[channels, height, width]` of the inputs.
     pub fn input_shape(&self) -> Result<[usize; 3]> {
         let (mut c, mut h, mut w) = (0, 0, 0);
