@@ -46,7 +46,9 @@ static cff_dataset* tiny_dataset(int64_t count) {
     }
   }
   batch.images = images;
+  batch.images_length = count * 64;
   batch.labels = labels;
+  batch.labels_length = count;
   batch.count = count;
   batch.channels = 1;
   batch.height = 8;
@@ -178,17 +180,19 @@ int main(int argc, char** argv) {
         batch_labels[b] = labels[order[start + b]];
       }
       batch.images = batch_images;
+      batch.images_length = n * pixels;
       batch.labels = batch_labels;
+      batch.labels_length = n;
       batch.count = n;
       batch.channels = channels;
       batch.height = height;
       batch.width = width;
       if (n < 2) break; /* a contrastive batch of one has no pairs */
       if (stage == 1) {
-        check(cff_step(model, &batch, losses, layers, NULL), "cff_step");
+        check(cff_model_step(model, &batch, losses, layers, NULL), "cff_model_step");
         for (k = 0; k < layers; ++k) sums[k] += losses[k];
       } else {
-        check(cff_head_step(model, &batch, losses), "cff_head_step");
+        check(cff_model_head_step(model, &batch, losses), "cff_model_head_step");
         sums[0] += losses[0];
       }
       ++batches;
@@ -198,7 +202,7 @@ int main(int argc, char** argv) {
     printf("\n");
   }
 
-  check(cff_evaluate_dataset(model, test, ks, classes >= 5 ? 2 : 1, accuracy), "evaluating");
+  check(cff_model_evaluate_dataset(model, test, ks, classes >= 5 ? 2 : 1, accuracy), "evaluating");
   printf("test accuracy: top-1 %.2f%%", 100.0 * accuracy[0]);
   if (classes >= 5) printf(", top-5 %.2f%%", 100.0 * accuracy[1]);
   printf("\n");
@@ -213,12 +217,13 @@ int main(int argc, char** argv) {
     check(cff_dataset_images(test, index, 1, CFF_DTYPE_UINT8, batch_images, pixels), "reading a test image");
     check(cff_dataset_labels(test, index, 1, &truth, 1), "reading its label");
     one.images = batch_images;
+    one.images_length = pixels;
     one.count = 1;
     one.channels = channels;
     one.height = height;
     one.width = width;
     k = classes < 3 ? classes : 3;
-    check(cff_predict(model, &one, k, &label, 1, scores, classes, top, k), "cff_predict");
+    check(cff_model_predict(model, &one, k, &label, 1, scores, classes, top, k), "cff_model_predict");
     check(cff_dataset_class_name(test, label, &name), "class name");
     check(cff_dataset_class_name(test, truth, &truth_name), "class name");
     printf("test image %lld: predicted \"%s\" (%.1f%%), true class \"%s\"; top %lld:", (long long)index, name,

@@ -1,4 +1,4 @@
-/* Drives layer-local training one layer at a time with cff_train_layer, the way a host that
+/* Drives layer-local training one layer at a time with cff_model_train_layer, the way a host that
  * schedules its own pipeline would: at tick t, layer l trains on batch t - l, so every layer has
  * work at every tick once the pipeline is full (the paper's Sec. 5.1 schedule, run here in one
  * thread; a host may hand each layer's calls to its own worker). Plain C99, synthetic data.
@@ -40,7 +40,9 @@ static void make_batch(uint8_t* images, int64_t* labels, uint32_t t) {
 static cff_batch describe(const uint8_t* images, const int64_t* labels) {
   cff_batch b = CFF_BATCH_INIT;
   b.images = images;
+  b.images_length = kBatch * kSide * kSide;
   b.labels = labels;
+  b.labels_length = kBatch;
   b.count = kBatch;
   b.channels = 1;
   b.height = kSide;
@@ -84,7 +86,7 @@ int main(int argc, char** argv) {
         }
       }
       if (!in_flight[l]) continue;
-      check(cff_train_layer(model, in_flight[l], l, &loss), "cff_train_layer");
+      check(cff_model_train_layer(model, in_flight[l], l, &loss), "cff_model_train_layer");
       loss_sum[l] += loss;
       ++loss_count[l];
       if (l + 1 < kLayers) in_flight[l + 1] = in_flight[l];
@@ -106,13 +108,13 @@ int main(int argc, char** argv) {
     make_batch(images, labels, (uint32_t)i);
     {
       const cff_batch b = describe(images, labels);
-      check(cff_head_step(model, &b, NULL), "cff_head_step");
+      check(cff_model_head_step(model, &b, NULL), "cff_model_head_step");
     }
   }
   make_batch(images, labels, 100000u); /* a batch never trained on */
   {
     const cff_batch b = describe(images, labels);
-    check(cff_evaluate(model, &b, &k1, 1, &accuracy), "cff_evaluate");
+    check(cff_model_evaluate(model, &b, &k1, 1, &accuracy), "cff_model_evaluate");
   }
   printf("accuracy on a new batch: %.1f%%\n", 100.0 * accuracy);
   cff_model_free(model);

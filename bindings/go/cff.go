@@ -25,7 +25,7 @@ import (
 
 // ABIVersion is the ABI version (CFF_ABI_VERSION in cff.h) this package was written for. The
 // library's must be equal: every constructor checks it once and refuses a mismatch.
-const ABIVersion = 1
+const ABIVersion = 2
 
 // Code is the kind of a failure (cff_code). Values are pinned; a value this package does not
 // know is still a failure.
@@ -112,7 +112,12 @@ var (
 )
 
 func ensureABI() error {
-	abiOnce.Do(func() { abiErr = CheckABI(ABIVersion, LibraryABIVersion()) })
+	abiOnce.Do(func() {
+		// cff_abi_version exists in every ABI: compare first; then the library's own verdict.
+		if abiErr = CheckABI(ABIVersion, LibraryABIVersion()); abiErr == nil {
+			abiErr = statusError(C.cff_abi_check(C.uint32_t(ABIVersion)))
+		}
+	})
 	return abiErr
 }
 
@@ -121,7 +126,7 @@ func SetThreads(threads int) error {
 	if err := ensureABI(); err != nil {
 		return err
 	}
-	return statusError(C.cff_set_threads(C.int64_t(threads)))
+	return statusError(C.cff_threads_set(C.int64_t(threads)))
 }
 
 // PluginABIVersion is the plugin ABI version the library loads.

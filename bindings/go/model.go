@@ -6,12 +6,12 @@ package cff
 #include <cff.h>
 
 // A cff_batch must not be built in Go memory: it would hold Go pointers, which cgo forbids
-// passing to C inside another Go-allocated object. Go passes the pointer-free shape and the
-// buffers as separate arguments; these helpers assemble the batch on the C stack.
+// passing to C inside another Go-allocated object (Go 1.19 has no runtime.Pinner). Go passes the
+// pointer-free shape and the buffers as separate arguments; these helpers assemble the batch on
+// the C stack.
 typedef struct cffgo_shape {
-  cff_dtype dtype;
-  cff_layout layout;
-  int64_t count, channels, height, width;
+  int32_t dtype, layout;
+  int64_t images_length, labels_length, count, channels, height, width;
 } cffgo_shape;
 
 static cff_batch cffgo_batch(const cffgo_shape* s, const void* images, const int64_t* labels) {
@@ -19,7 +19,9 @@ static cff_batch cffgo_batch(const cffgo_shape* s, const void* images, const int
   b.dtype = s->dtype;
   b.layout = s->layout;
   b.images = images;
+  b.images_length = s->images_length;
   b.labels = labels;
+  b.labels_length = labels ? s->labels_length : 0;
   b.count = s->count;
   b.channels = s->channels;
   b.height = s->height;
@@ -30,12 +32,12 @@ static cff_batch cffgo_batch(const cffgo_shape* s, const void* images, const int
 static cff_status* cffgo_step(cff_model* m, const cffgo_shape* s, const void* im, const int64_t* lb,
                               double* out, int64_t cap, int64_t* count) {
   cff_batch b = cffgo_batch(s, im, lb);
-  return cff_step(m, &b, out, cap, count);
+  return cff_model_step(m, &b, out, cap, count);
 }
 static cff_status* cffgo_layer_losses(cff_model* m, const cffgo_shape* s, const void* im, const int64_t* lb,
                                       int32_t augment, double* out, int64_t cap, int64_t* count) {
   cff_batch b = cffgo_batch(s, im, lb);
-  return cff_layer_losses(m, &b, augment, out, cap, count);
+  return cff_model_layer_losses(m, &b, augment, out, cap, count);
 }
 static cff_status* cffgo_layer_batch_create(cff_model* m, const cffgo_shape* s, const void* im, const int64_t* lb,
                                             int32_t augment, cff_layer_batch** out) {
@@ -44,25 +46,25 @@ static cff_status* cffgo_layer_batch_create(cff_model* m, const cffgo_shape* s, 
 }
 static cff_status* cffgo_head_step(cff_model* m, const cffgo_shape* s, const void* im, const int64_t* lb, double* loss) {
   cff_batch b = cffgo_batch(s, im, lb);
-  return cff_head_step(m, &b, loss);
+  return cff_model_head_step(m, &b, loss);
 }
 static cff_status* cffgo_head_loss(cff_model* m, const cffgo_shape* s, const void* im, const int64_t* lb, double* loss) {
   cff_batch b = cffgo_batch(s, im, lb);
-  return cff_head_loss(m, &b, loss);
+  return cff_model_head_loss(m, &b, loss);
 }
 static cff_status* cffgo_predict(cff_model* m, const cffgo_shape* s, const void* im, int64_t k, int64_t* labels,
                                  int64_t nl, float* scores, int64_t ns, int64_t* topk, int64_t nt) {
   cff_batch b = cffgo_batch(s, im, NULL);
-  return cff_predict(m, &b, k, labels, nl, scores, ns, topk, nt);
+  return cff_model_predict(m, &b, k, labels, nl, scores, ns, topk, nt);
 }
 static cff_status* cffgo_embed(cff_model* m, const cffgo_shape* s, const void* im, int64_t layer, float* out, int64_t n) {
   cff_batch b = cffgo_batch(s, im, NULL);
-  return cff_embed(m, &b, layer, out, n);
+  return cff_model_embed(m, &b, layer, out, n);
 }
 static cff_status* cffgo_evaluate(cff_model* m, const cffgo_shape* s, const void* im, const int64_t* lb,
                                   const int64_t* ks, int64_t nk, double* out) {
   cff_batch b = cffgo_batch(s, im, lb);
-  return cff_evaluate(m, &b, ks, nk, out);
+  return cff_model_evaluate(m, &b, ks, nk, out);
 }
 static cff_status* cffgo_dataset_create(const cffgo_shape* s, const void* im, const int64_t* lb, int64_t classes,
                                         cff_dataset** out) {
@@ -115,7 +117,7 @@ func (b *Batch) cargs(needLabels bool) (*C.cffgo_shape, unsafe.Pointer, *C.int64
 		}
 		elements *= d
 	}
-	s := &C.cffgo_shape{layout: C.cff_layout(b.Layout), count: C.int64_t(n), channels: C.int64_t(c),
+	s := &C.cffgo_shape{layout: C.int32_t(b.Layout), count: C.int64_t(n), channels: C.int64_t(c),
 		height: C.int64_t(h), width: C.int64_t(w)}
 	var length int
 	var ptr unsafe.Pointer
@@ -151,6 +153,7 @@ func (b *Batch) cargs(needLabels bool) (*C.cffgo_shape, unsafe.Pointer, *C.int64
 	case len(b.Labels) > 0:
 		labels = (*C.int64_t)(unsafe.Pointer(&b.Labels[0]))
 	}
+	s.images_length, s.labels_length = C.int64_t(length), C.int64_t(len(b.Labels))
 	return s, ptr, labels, nil
 }
 
@@ -512,7 +515,7 @@ func (m *Model) EvaluateDataset(d *Dataset, ks ...int64) ([]float64, error) {
 	if len(ks) > 0 {
 		kp = (*C.int64_t)(unsafe.Pointer(&ks[0]))
 	}
-	err := m.done(C.cff_evaluate_dataset(m.ptr(), d.ptr(), kp, C.int64_t(len(ks)), (*C.double)(&out[0])))
+	err := m.done(C.cff_model_evaluate_dataset(m.ptr(), d.ptr(), kp, C.int64_t(len(ks)), (*C.double)(&out[0])))
 	runtime.KeepAlive(d)
 	if err != nil {
 		return nil, err
@@ -633,7 +636,7 @@ func (l *LayerBatch) NextLayer() (int, error) {
 // TrainLayer is one local update of layer `layer` on a layer batch, which moves on to layer+1.
 func (m *Model) TrainLayer(l *LayerBatch, layer int) (float64, error) {
 	var loss C.double
-	err := m.done(C.cff_train_layer(m.ptr(), l.ptr(), C.int64_t(layer), &loss))
+	err := m.done(C.cff_model_train_layer(m.ptr(), l.ptr(), C.int64_t(layer), &loss))
 	runtime.KeepAlive(l)
 	return float64(loss), err
 }

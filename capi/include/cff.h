@@ -34,6 +34,14 @@
  *   same kind is, to the library, that new object: do not keep using a handle you freed.)
  * - **Names.** `cff_<object>_<verb>`; enum values carry their enum's name; counts and sizes are
  *   `int64_t`; the handle comes first, then inputs, then outputs.
+ * - **Stability.** Every function here is *stable* unless its comment starts with
+ *   "Experimental:": a stable function keeps its name, signature and documented behaviour for as
+ *   long as CFF_ABI_VERSION stays the same, and structs only grow at their end (`struct_size`
+ *   says how much of one the other side knows). An experimental function may change or go in any
+ *   release; it is listed in cff_c.map like the rest. From ABI 2 on, a function that is renamed
+ *   keeps its old name for one more release, marked CFF_DEPRECATED("use cff_new_name").
+ * - **Results.** Every `cff_status*` result is CFF_NODISCARD: ignoring it drops the error and leaks
+ *   the status (gcc and clang warn).
  */
 #ifndef CFF_H
 #define CFF_H
@@ -55,11 +63,22 @@ extern "C" {
 #define CFF_API
 #endif
 
+#if defined(__GNUC__) || defined(__clang__)
+#define CFF_NODISCARD __attribute__((warn_unused_result))
+#define CFF_DEPRECATED(message) __attribute__((deprecated(message)))
+#elif defined(_MSC_VER)
+#define CFF_NODISCARD _Check_return_
+#define CFF_DEPRECATED(message) __declspec(deprecated(message))
+#else
+#define CFF_NODISCARD
+#define CFF_DEPRECATED(message)
+#endif
+
 /* ---- Versions ------------------------------------------------------------------------------- */
 
 /** Version of the ABI declared by this header. Bumped on any incompatible change to a signature,
  *  a struct layout or an enum value; a host compares it with cff_abi_version() at run time. */
-#define CFF_ABI_VERSION 1
+#define CFF_ABI_VERSION 2
 
 #ifndef CFF_VERSION_MAJOR /* the C++ header cff/version.hpp defines the same release version */
 #define CFF_VERSION_MAJOR 0
@@ -117,6 +136,11 @@ CFF_API const char* cff_code_name(cff_code code);
 /** Releases a string the library returned through a `char**` output. NULL is fine. */
 CFF_API void cff_string_free(char* string);
 
+/** Checks that this library serves hosts built against ABI `host_abi_version` (pass
+ *  CFF_ABI_VERSION): NULL when it does, else UNSUPPORTED with a message naming both versions.
+ *  Every binding calls it when it loads the library. Thread-safe. */
+CFF_API CFF_NODISCARD cff_status* cff_abi_check(uint32_t host_abi_version);
+
 /* ---- Enumerations ---------------------------------------------------------------------------- */
 
 /** Element type of an image buffer. */
@@ -167,16 +191,23 @@ typedef enum cff_provider_kind {
 
 /* ---- Batches in host memory ------------------------------------------------------------------ */
 
-/** A batch of images (and labels) in the caller's memory. A plain struct: initialise it with
- *  CFF_BATCH_INIT so that `struct_size` is set, then fill in the fields. The library reads the
- *  buffers during a call only. `channels`, `height` and `width` must equal the model's input shape
- *  (stated so that a mismatch is an error, not an out-of-bounds read). */
+/** A batch of images (and labels) in the caller's memory. A plain struct of fixed-width fields (no
+ *  enum-typed field, so every language lays it out alike): initialise it with CFF_BATCH_INIT so
+ *  that `struct_size` is set, then fill in the fields. The library reads the buffers during a call
+ *  only. Both buffers come with their lengths in elements, checked against the shape (a mismatch
+ *  is INVALID_ARGUMENT, never an out-of-bounds read); `channels`, `height` and `width` must equal
+ *  the model's input shape. `struct_size` may be smaller than this header's sizeof(cff_batch) when
+ *  a host was built against an older ABI-2 header (fields it does not have take their defaults),
+ *  never larger than the library's. */
 typedef struct cff_batch {
   uint32_t struct_size;  /**< sizeof(cff_batch), set by CFF_BATCH_INIT */
-  cff_dtype dtype;       /**< element type of `images` */
-  cff_layout layout;     /**< memory order of `images` */
+  int32_t dtype;         /**< element type of `images`: a ::cff_dtype value */
+  int32_t layout;        /**< memory order of `images`: a ::cff_layout value */
+  int32_t reserved;      /**< 0 */
   const void* images;    /**< count * channels * height * width elements of `dtype` */
+  int64_t images_length; /**< elements in `images` */
   const int64_t* labels; /**< count labels in 0..classes-1; NULL where a call needs none */
+  int64_t labels_length; /**< elements in `labels` (0 when it is NULL) */
   int64_t count;         /**< number of images, >= 1 */
   int64_t channels;
   int64_t height;
@@ -184,7 +215,7 @@ typedef struct cff_batch {
 } cff_batch;
 
 /** Initialiser of a ::cff_batch: `cff_batch b = CFF_BATCH_INIT;` */
-#define CFF_BATCH_INIT {(uint32_t)sizeof(cff_batch), CFF_DTYPE_UINT8, CFF_LAYOUT_NCHW, NULL, NULL, 0, 0, 0, 0}
+#define CFF_BATCH_INIT {(uint32_t)sizeof(cff_batch), CFF_DTYPE_UINT8, CFF_LAYOUT_NCHW, 0, NULL, 0, NULL, 0, 0, 0, 0, 0}
 
 /* ---- Runtime --------------------------------------------------------------------------------- */
 
@@ -195,11 +226,11 @@ typedef struct cff_batch {
  *  ("blas_threads" in a JSON config overrides it).
  *  Process-wide: affects every model. Errors: INVALID_ARGUMENT for n < 0. Thread-safe, but
  *  changing it while another thread trains changes that thread's speed, not its results. */
-CFF_API cff_status* cff_set_threads(int64_t threads);
+CFF_API CFF_NODISCARD cff_status* cff_threads_set(int64_t threads);
 
 /** Checks that `device` ("auto", "cpu", "cuda", "cuda:N") names a usable device. NULL status when it
  *  does; INVALID_ARGUMENT for an unknown name; UNSUPPORTED when CUDA is absent. Thread-safe. */
-CFF_API cff_status* cff_device_check(const char* device);
+CFF_API CFF_NODISCARD cff_status* cff_device_check(const char* device);
 
 /* ---- Options --------------------------------------------------------------------------------- */
 
@@ -210,7 +241,7 @@ typedef struct cff_options cff_options;
 
 /** Creates options holding the defaults. The caller frees them with cff_options_free().
  *  Errors: INVALID_ARGUMENT (out_options NULL), OUT_OF_MEMORY. */
-CFF_API cff_status* cff_options_create(cff_options** out_options);
+CFF_API CFF_NODISCARD cff_status* cff_options_create(cff_options** out_options);
 
 /** Releases options. NULL is fine. Models created from them are not affected. */
 CFF_API void cff_options_free(cff_options* options);
@@ -220,64 +251,64 @@ CFF_API void cff_options_free(cff_options* options);
  *  `{"model": {"arch": "mlp", "embed_dim": 500, ...}, "train": {"seed": 0, "lr": 0.004, ...}}`.
  *  Errors: INVALID_ARGUMENT for invalid JSON, an unknown key or a value of the wrong type (the
  *  message names the key); the options are unchanged then. */
-CFF_API cff_status* cff_options_set_json(cff_options* options, const char* json);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_json(cff_options* options, const char* json);
 
 /** The options as a complete JSON config. `*out_json` is owned by the caller: cff_string_free(). */
-CFF_API cff_status* cff_options_get_json(const cff_options* options, char** out_json);
+CFF_API CFF_NODISCARD cff_status* cff_options_get_json(const cff_options* options, char** out_json);
 
 /** Checks the options as cff_model_create() will, without building a model. NULL when valid;
  *  otherwise INVALID_ARGUMENT naming the first bad field. */
-CFF_API cff_status* cff_options_validate(const cff_options* options);
+CFF_API CFF_NODISCARD cff_status* cff_options_validate(const cff_options* options);
 
 /** Typed setters. Each checks its own value (INVALID_ARGUMENT naming the field when it is out of
  *  range); combinations (e.g. embed_dim divisible by num_heads) are checked by cff_model_create()
  *  and cff_options_validate(). Strings are copied. */
-CFF_API cff_status* cff_options_set_arch(cff_options* options, cff_arch arch);
-CFF_API cff_status* cff_options_set_algorithm(cff_options* options, cff_algorithm algorithm);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_arch(cff_options* options, cff_arch arch);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_algorithm(cff_options* options, cff_algorithm algorithm);
 /** Width E of every layer (MLP) or token dimension (ViT), >= 1. */
-CFF_API cff_status* cff_options_set_embed_dim(cff_options* options, int64_t embed_dim);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_embed_dim(cff_options* options, int64_t embed_dim);
 /** Number L of independently trained layers, >= 1. */
-CFF_API cff_status* cff_options_set_num_layers(cff_options* options, int64_t num_layers);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_num_layers(cff_options* options, int64_t num_layers);
 /** ViT attention heads H, >= 1. */
-CFF_API cff_status* cff_options_set_num_heads(cff_options* options, int64_t num_heads);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_num_heads(cff_options* options, int64_t num_heads);
 /** ViT patch size p, >= 1. */
-CFF_API cff_status* cff_options_set_patch_size(cff_options* options, int64_t patch_size);
-CFF_API cff_status* cff_options_set_pooling(cff_options* options, cff_pooling pooling);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_patch_size(cff_options* options, int64_t patch_size);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_pooling(cff_options* options, cff_pooling pooling);
 /** Input images: channels x height x width, each >= 1. */
-CFF_API cff_status* cff_options_set_input_shape(cff_options* options, int64_t channels, int64_t height, int64_t width);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_input_shape(cff_options* options, int64_t channels, int64_t height, int64_t width);
 /** Number of classes, >= 2; labels are 0 .. num_classes-1. */
-CFF_API cff_status* cff_options_set_num_classes(cff_options* options, int64_t num_classes);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_num_classes(cff_options* options, int64_t num_classes);
 /** Local loss spec `name[:key=value,...]`, e.g. "mcl:m0=0.4,mL=0.1" or "supcon:tau=0.1"; "" = the
  *  algorithm's default. An unknown name is reported by cff_model_create(). */
-CFF_API cff_status* cff_options_set_loss(cff_options* options, const char* spec);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_loss(cff_options* options, const char* spec);
 /** Augmentation pipeline spec, e.g. "crop:padding=4+hflip:p=0.5"; "none" disables; "" = default. */
-CFF_API cff_status* cff_options_set_augment(cff_options* options, const char* spec);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_augment(cff_options* options, const char* spec);
 /** Contrastive views per batch: 2 (two-forward CFF) or 1 (one-forward). */
-CFF_API cff_status* cff_options_set_views(cff_options* options, int64_t views);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_views(cff_options* options, int64_t views);
 /** Stage-1 AdamW learning rate (> 0) and weight decay (>= 0) of every layer. */
-CFF_API cff_status* cff_options_set_lr(cff_options* options, double lr, double weight_decay);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_lr(cff_options* options, double lr, double weight_decay);
 /** Stage-2 (head) AdamW learning rate (> 0) and weight decay (>= 0). */
-CFF_API cff_status* cff_options_set_head_lr(cff_options* options, double lr, double weight_decay);
-/** Batch size of cff_model_fit() and cff_evaluate_dataset(), >= 2. */
-CFF_API cff_status* cff_options_set_batch_size(cff_options* options, int64_t batch_size);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_head_lr(cff_options* options, double lr, double weight_decay);
+/** Batch size of cff_model_fit() and cff_model_evaluate_dataset(), >= 2. */
+CFF_API CFF_NODISCARD cff_status* cff_options_set_batch_size(cff_options* options, int64_t batch_size);
 /** Epochs of cff_model_fit(): stage 1 (encoder) and stage 2 (head), each >= 0. */
-CFF_API cff_status* cff_options_set_epochs(cff_options* options, int64_t epochs, int64_t head_epochs);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_epochs(cff_options* options, int64_t epochs, int64_t head_epochs);
 /** Share of cff_model_fit()'s data held out for validation and best-epoch selection, in [0, 1). */
-CFF_API cff_status* cff_options_set_val_fraction(cff_options* options, double val_fraction);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_val_fraction(cff_options* options, double val_fraction);
 /** Seed of initialisation, augmentation, shuffling and the validation split. Any value. */
-CFF_API cff_status* cff_options_set_seed(cff_options* options, uint64_t seed);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_seed(cff_options* options, uint64_t seed);
 /** Device: "auto" (CUDA when present), "cpu", "cuda", "cuda:N". Checked by cff_model_create(). */
-CFF_API cff_status* cff_options_set_device(cff_options* options, const char* device);
-CFF_API cff_status* cff_options_set_precision(cff_options* options, cff_precision precision);
-/** CPU threads, >= 0 (0 = automatic, see cff_set_threads()). Applied process-wide when the model
+CFF_API CFF_NODISCARD cff_status* cff_options_set_device(cff_options* options, const char* device);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_precision(cff_options* options, cff_precision precision);
+/** CPU threads, >= 0 (0 = automatic, see cff_threads_set()). Applied process-wide when the model
  *  is created. */
-CFF_API cff_status* cff_options_set_threads(cff_options* options, int64_t threads);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_threads(cff_options* options, int64_t threads);
 /** Per-channel input normalisation (applied to images scaled to [0, 1]): `channels` values each,
  *  std > 0. channels = 0 (and NULL arrays) clears it: fit() then computes it from its data, other
  *  calls use none. */
-CFF_API cff_status* cff_options_set_normalization(cff_options* options, const double* mean, const double* std,
+CFF_API CFF_NODISCARD cff_status* cff_options_set_normalization(cff_options* options, const double* mean, const double* std,
                                                   int64_t channels);
-CFF_API cff_status* cff_options_set_ff_prediction(cff_options* options, cff_ff_prediction mode);
+CFF_API CFF_NODISCARD cff_status* cff_options_set_ff_prediction(cff_options* options, cff_ff_prediction mode);
 
 /* ---- Models ---------------------------------------------------------------------------------- */
 
@@ -289,11 +320,11 @@ typedef struct cff_model cff_model;
  *  The options are copied and may be freed right after. The model is owned by the caller:
  *  cff_model_free(). Errors: INVALID_ARGUMENT (bad combination, unknown loss/augmentation, naming
  *  it), UNSUPPORTED (device absent), OUT_OF_MEMORY. */
-CFF_API cff_status* cff_model_create(const cff_options* options, cff_model** out_model);
+CFF_API CFF_NODISCARD cff_status* cff_model_create(const cff_options* options, cff_model** out_model);
 
 /** cff_model_create() from a JSON config string (any subset of the schema of
  *  cff_options_set_json(); missing keys keep their defaults). */
-CFF_API cff_status* cff_model_create_json(const char* json, cff_model** out_model);
+CFF_API CFF_NODISCARD cff_status* cff_model_create_json(const char* json, cff_model** out_model);
 
 /** Releases a model. NULL is fine. Layer batches made from it must be freed too (before or after). */
 CFF_API void cff_model_free(cff_model* model);
@@ -304,100 +335,102 @@ CFF_API void cff_model_free(cff_model* model);
  *  describes before the model is used. Errors: IO (missing or unreadable file, a folder, a FIFO
  *  or device), FORMAT (corrupt, truncated, not a checkpoint, above a limit, tensors of another
  *  shape), UNSUPPORTED (device), OUT_OF_MEMORY. */
-CFF_API cff_status* cff_model_load(const char* path, const char* device, cff_model** out_model);
+CFF_API CFF_NODISCARD cff_status* cff_model_load(const char* path, const char* device, cff_model** out_model);
 
 /** Writes config, weights, optimizer states, progress and RNG state to `path` atomically: a temp
  *  file `path.tmp.<pid>` fsync'ed, renamed over `path`, then the folder fsync'ed. Temp files of
  *  processes that no longer exist (killed during a save) are removed first. A model whose weights
  *  are not finite is never written (`path` keeps its content). Errors: IO, NUMERICS. */
-CFF_API cff_status* cff_model_save(cff_model* model, const char* path);
+CFF_API CFF_NODISCARD cff_status* cff_model_save(cff_model* model, const char* path);
 
 /** Writes the model's one-pass predictor to `path` as a TorchScript module, atomically, for
  *  `torch.jit.load` (Python) or `torch::jit::load` (C++): `forward(x)` takes N x C x H x W images,
  *  uint8 (0..255) or float (0..1), normalises them as the model was trained and returns
- *  N x classes float32 logits (their softmax is cff_predict()'s scores; FF models export their
+ *  N x classes float32 logits (their softmax is cff_model_predict()'s scores; FF models export their
  *  one-pass head). Errors: IO, NUMERICS (weights not finite). */
-CFF_API cff_status* cff_model_export_torchscript(cff_model* model, const char* path);
+CFF_API CFF_NODISCARD cff_status* cff_model_export_torchscript(cff_model* model, const char* path);
 
 /** Replaces the model's whole state with a checkpoint's. All or nothing: on error (IO, FORMAT, or
  *  FORMAT when the checkpoint holds a model of another shape) the model is unchanged. */
-CFF_API cff_status* cff_model_load_state(cff_model* model, const char* path);
+CFF_API CFF_NODISCARD cff_status* cff_model_load_state(cff_model* model, const char* path);
 
 /** Shape queries. Outputs must not be NULL. */
-CFF_API cff_status* cff_model_num_layers(cff_model* model, int64_t* out_num_layers);
-CFF_API cff_status* cff_model_num_classes(cff_model* model, int64_t* out_num_classes);
-/** Length of each layer's embedding (cff_embed()), E. */
-CFF_API cff_status* cff_model_embed_dim(cff_model* model, int64_t* out_embed_dim);
-CFF_API cff_status* cff_model_input_shape(cff_model* model, int64_t* out_channels, int64_t* out_height,
+CFF_API CFF_NODISCARD cff_status* cff_model_num_layers(cff_model* model, int64_t* out_num_layers);
+CFF_API CFF_NODISCARD cff_status* cff_model_num_classes(cff_model* model, int64_t* out_num_classes);
+/** Length of each layer's embedding (cff_model_embed()), E. */
+CFF_API CFF_NODISCARD cff_status* cff_model_embed_dim(cff_model* model, int64_t* out_embed_dim);
+CFF_API CFF_NODISCARD cff_status* cff_model_input_shape(cff_model* model, int64_t* out_channels, int64_t* out_height,
                                           int64_t* out_width);
 /** Number of trainable parameters (encoder and head). Training holds about four floats per
  *  parameter (weights, gradients, AdamW's two moments): a binding with a garbage collector uses
  *  it to account for the C memory a model holds. */
-CFF_API cff_status* cff_model_num_parameters(cff_model* model, int64_t* out_num_parameters);
+CFF_API CFF_NODISCARD cff_status* cff_model_num_parameters(cff_model* model, int64_t* out_num_parameters);
 /** Progress of cff_model_fit(): stage 1 (encoder), 2 (head) or 3 (finished), and the completed
  *  epochs of the current stage. A model trained step by step stays at stage 1, epoch 0. */
-CFF_API cff_status* cff_model_progress(cff_model* model, int64_t* out_stage, int64_t* out_epoch);
+CFF_API CFF_NODISCARD cff_status* cff_model_progress(cff_model* model, int64_t* out_stage, int64_t* out_epoch);
 /** The device the model runs on, e.g. "cpu". `*out_device`: caller-owned, cff_string_free(). */
-CFF_API cff_status* cff_model_device(cff_model* model, char** out_device);
+CFF_API CFF_NODISCARD cff_status* cff_model_device(cff_model* model, char** out_device);
 /** The model's complete JSON config. `*out_json`: caller-owned, cff_string_free(). */
-CFF_API cff_status* cff_model_config_json(cff_model* model, char** out_json);
+CFF_API CFF_NODISCARD cff_status* cff_model_config_json(cff_model* model, char** out_json);
 /** How an FF model predicts from now on (no effect on other algorithms). */
-CFF_API cff_status* cff_model_set_ff_prediction(cff_model* model, cff_ff_prediction mode);
+CFF_API CFF_NODISCARD cff_status* cff_model_set_ff_prediction(cff_model* model, cff_ff_prediction mode);
 
 /* ---- Stage 1: layer-local training ------------------------------------------------------------ */
 
 /** The activations entering one layer for one batch: the streams its local loss needs (augmented
  *  views, or positive and negative passes). Made by cff_layer_batch_create() from host images;
- *  each cff_train_layer() call advances it by one layer. It belongs to the model that made it. A
+ *  each cff_model_train_layer() call advances it by one layer. It belongs to the model that made it. A
  *  layer batch is synchronised: two threads may use it, one call at a time. */
 typedef struct cff_layer_batch cff_layer_batch;
 
-/** Prepares a batch (images and labels, both required) for layer 0: copies it to the model's
+/** Experimental: the layer-at-a-time API may change with the pipelined trainer.
+ *  Prepares a batch (images and labels, both required) for layer 0: copies it to the model's
  *  device, augments it (when `augment` is non-zero; draws from the model's RNG) and encodes it.
  *  The caller owns the result: cff_layer_batch_free(). Errors: INVALID_ARGUMENT (shape, size,
  *  label out of range), NUMERICS (NaN/Inf image), STATE (a backprop model has no layer batches). */
-CFF_API cff_status* cff_layer_batch_create(cff_model* model, const cff_batch* batch, int32_t augment,
+CFF_API CFF_NODISCARD cff_status* cff_layer_batch_create(cff_model* model, const cff_batch* batch, int32_t augment,
                                            cff_layer_batch** out_layer_batch);
 
 /** Releases a layer batch. NULL is fine. */
 CFF_API void cff_layer_batch_free(cff_layer_batch* layer_batch);
 
 /** The layer the batch enters next (0 after create, L once every layer has been trained). */
-CFF_API cff_status* cff_layer_batch_next_layer(const cff_layer_batch* layer_batch, int64_t* out_layer);
+CFF_API CFF_NODISCARD cff_status* cff_layer_batch_next_layer(const cff_layer_batch* layer_batch, int64_t* out_layer);
 
-/** One local update of layer `layer` on one batch: forward, local loss, backward, AdamW step. The
+/** Experimental (see cff_layer_batch_create()).
+ *  One local update of layer `layer` on one batch: forward, local loss, backward, AdamW step. The
  *  batch then holds that layer's (detached) outputs, ready for `layer + 1`. Layers of one batch
  *  must be trained in order: `layer` must equal cff_layer_batch_next_layer() (STATE otherwise);
  *  different batches may be interleaved freely (a host's own pipeline). `out_loss` may be NULL.
  *  Errors: INVALID_ARGUMENT (layer out of range, batch of another model), STATE, NUMERICS (loss
  *  NaN/Inf; the layer is not updated). */
-CFF_API cff_status* cff_train_layer(cff_model* model, cff_layer_batch* layer_batch, int64_t layer,
+CFF_API CFF_NODISCARD cff_status* cff_model_train_layer(cff_model* model, cff_layer_batch* layer_batch, int64_t layer,
                                     double* out_loss);
 
 /** One local update of every layer on one batch (stage 1), i.e. cff_layer_batch_create() with
- *  augmentation and cff_train_layer() for l = 0..L-1. Writes the per-layer losses to
+ *  augmentation and cff_model_train_layer() for l = 0..L-1. Writes the per-layer losses to
  *  `out_losses[0 .. L-1]` (backprop: one end-to-end update, one cross-entropy); `losses_capacity`
  *  is the length of `out_losses` and must be at least that count. `out_count` (may be NULL) gets
  *  the number written. Errors: INVALID_ARGUMENT (shapes, sizes, labels, capacity), NUMERICS (an
  *  image is NaN/Inf, or layer l's loss is: the call is not transactional, layers 0..l-1 have been
  *  updated by it, layers l..L-1 have not; the message names l). */
-CFF_API cff_status* cff_step(cff_model* model, const cff_batch* batch, double* out_losses, int64_t losses_capacity,
+CFF_API CFF_NODISCARD cff_status* cff_model_step(cff_model* model, const cff_batch* batch, double* out_losses, int64_t losses_capacity,
                              int64_t* out_count);
 
-/** Per-layer local losses on a batch without any update (validation), as cff_step() reports them.
+/** Per-layer local losses on a batch without any update (validation), as cff_model_step() reports them.
  *  `augment` non-zero draws the views as training does (using the model's RNG). */
-CFF_API cff_status* cff_layer_losses(cff_model* model, const cff_batch* batch, int32_t augment, double* out_losses,
+CFF_API CFF_NODISCARD cff_status* cff_model_layer_losses(cff_model* model, const cff_batch* batch, int32_t augment, double* out_losses,
                                      int64_t losses_capacity, int64_t* out_count);
 
 /* ---- Stage 2: the head ------------------------------------------------------------------------ */
 
 /** One cross-entropy update of the linear head on the frozen encoder (one augmented view).
- *  `out_loss` may be NULL. Errors: as cff_step(); STATE for a backprop model (its head trains in
- *  cff_step()). */
-CFF_API cff_status* cff_head_step(cff_model* model, const cff_batch* batch, double* out_loss);
+ *  `out_loss` may be NULL. Errors: as cff_model_step(); STATE for a backprop model (its head trains in
+ *  cff_model_step()). */
+CFF_API CFF_NODISCARD cff_status* cff_model_head_step(cff_model* model, const cff_batch* batch, double* out_loss);
 
 /** Head cross-entropy on a batch without update (no augmentation). */
-CFF_API cff_status* cff_head_loss(cff_model* model, const cff_batch* batch, double* out_loss);
+CFF_API CFF_NODISCARD cff_status* cff_model_head_loss(cff_model* model, const cff_batch* batch, double* out_loss);
 
 /* ---- Whole runs ------------------------------------------------------------------------------ */
 
@@ -435,7 +468,7 @@ typedef int32_t (*cff_progress_fn)(const cff_progress* progress, void* user_data
  *  `out_stopped` (may be NULL) gets 1 when the callback stopped the run, else 0; a stopped run is
  *  not an error and keeps the last completed epoch's state. Errors: INVALID_ARGUMENT (data shape
  *  or classes do not fit the model), IO (checkpoint), NUMERICS. */
-CFF_API cff_status* cff_model_fit(cff_model* model, const cff_dataset* train, cff_progress_fn progress,
+CFF_API CFF_NODISCARD cff_status* cff_model_fit(cff_model* model, const cff_dataset* train, cff_progress_fn progress,
                                   void* user_data, const char* checkpoint_path, int32_t* out_stopped);
 
 /* ---- Inference -------------------------------------------------------------------------------- */
@@ -447,22 +480,22 @@ CFF_API cff_status* cff_model_fit(cff_model* model, const cff_dataset* train, cf
  *  score). k in 1..classes. An untrained model predicts from its initial weights (no error).
  *  Errors: INVALID_ARGUMENT (shape, k, an output length), NUMERICS (NaN/Inf image, or the model's
  *  scores are not finite: its weights are; nothing is written then). */
-CFF_API cff_status* cff_predict(cff_model* model, const cff_batch* batch, int64_t k, int64_t* out_labels,
+CFF_API CFF_NODISCARD cff_status* cff_model_predict(cff_model* model, const cff_batch* batch, int64_t k, int64_t* out_labels,
                                 int64_t labels_length, float* out_scores, int64_t scores_length, int64_t* out_topk,
                                 int64_t topk_length);
 
 /** The pooled representation z_l of layer `layer` (0-based) for every image: `out_embeddings` gets
  *  count * E floats, row-major; `embeddings_length` must equal that. */
-CFF_API cff_status* cff_embed(cff_model* model, const cff_batch* batch, int64_t layer, float* out_embeddings,
+CFF_API CFF_NODISCARD cff_status* cff_model_embed(cff_model* model, const cff_batch* batch, int64_t layer, float* out_embeddings,
                               int64_t embeddings_length);
 
 /** Top-k accuracy on a labelled batch for each of `ks[0 .. num_ks-1]` (each in 1..classes):
  *  `out_accuracies[i]` in [0, 1]. */
-CFF_API cff_status* cff_evaluate(cff_model* model, const cff_batch* batch, const int64_t* ks, int64_t num_ks,
+CFF_API CFF_NODISCARD cff_status* cff_model_evaluate(cff_model* model, const cff_batch* batch, const int64_t* ks, int64_t num_ks,
                                  double* out_accuracies);
 
-/** cff_evaluate() over a whole dataset, in batches of the options' batch size. */
-CFF_API cff_status* cff_evaluate_dataset(cff_model* model, const cff_dataset* data, const int64_t* ks,
+/** cff_model_evaluate() over a whole dataset, in batches of the options' batch size. */
+CFF_API CFF_NODISCARD cff_status* cff_model_evaluate_dataset(cff_model* model, const cff_dataset* data, const int64_t* ks,
                                          int64_t num_ks, double* out_accuracies);
 
 /* ---- Datasets --------------------------------------------------------------------------------- */
@@ -471,22 +504,22 @@ CFF_API cff_status* cff_evaluate_dataset(cff_model* model, const cff_dataset* da
  *  /usr/share/datasets/fashion-mnist. `part` is "train" or "test". Images are kept as uint8
  *  N x 1 x H x W. Caller-owned: cff_dataset_free(). Errors: INVALID_ARGUMENT (part), IO (missing
  *  file, naming it), FORMAT (bad magic, truncated, counts disagree). */
-CFF_API cff_status* cff_dataset_load_idx(const char* folder, const char* part, cff_dataset** out_dataset);
+CFF_API CFF_NODISCARD cff_status* cff_dataset_load_idx(const char* folder, const char* part, cff_dataset** out_dataset);
 
 /** Copies a labelled batch (labels required, each in 0..num_classes-1) into a new dataset, stored as
  *  NCHW in the batch's dtype. Errors: INVALID_ARGUMENT (sizes, labels), NUMERICS (NaN/Inf image). */
-CFF_API cff_status* cff_dataset_create(const cff_batch* batch, int64_t num_classes, cff_dataset** out_dataset);
+CFF_API CFF_NODISCARD cff_status* cff_dataset_create(const cff_batch* batch, int64_t num_classes, cff_dataset** out_dataset);
 
 /** Releases a dataset. NULL is fine. Models never keep a reference to a dataset. */
 CFF_API void cff_dataset_free(cff_dataset* dataset);
 
 /** A new dataset holding rows start .. start+count-1 (copied). */
-CFF_API cff_status* cff_dataset_slice(const cff_dataset* dataset, int64_t start, int64_t count,
+CFF_API CFF_NODISCARD cff_status* cff_dataset_slice(const cff_dataset* dataset, int64_t start, int64_t count,
                                       cff_dataset** out_dataset);
 
 /** Number of images, their shape, the stored element type, and the number of classes. Each output
  *  may be NULL when not wanted. */
-CFF_API cff_status* cff_dataset_info(const cff_dataset* dataset, int64_t* out_count, int64_t* out_channels,
+CFF_API CFF_NODISCARD cff_status* cff_dataset_info(const cff_dataset* dataset, int64_t* out_count, int64_t* out_channels,
                                      int64_t* out_height, int64_t* out_width, cff_dtype* out_dtype,
                                      int64_t* out_num_classes);
 
@@ -494,16 +527,16 @@ CFF_API cff_status* cff_dataset_info(const cff_dataset* dataset, int64_t* out_co
  *  converted to float32 are divided by 255; float32 to uint8 is rounded and clamped).
  *  `images_length` is the length of `out_images` in elements and must equal
  *  count * channels * height * width. */
-CFF_API cff_status* cff_dataset_images(const cff_dataset* dataset, int64_t start, int64_t count, cff_dtype dtype,
+CFF_API CFF_NODISCARD cff_status* cff_dataset_images(const cff_dataset* dataset, int64_t start, int64_t count, cff_dtype dtype,
                                        void* out_images, int64_t images_length);
 
 /** Copies labels start .. start+count-1 into `out_labels` (`labels_length` must equal count). */
-CFF_API cff_status* cff_dataset_labels(const cff_dataset* dataset, int64_t start, int64_t count,
+CFF_API CFF_NODISCARD cff_status* cff_dataset_labels(const cff_dataset* dataset, int64_t start, int64_t count,
                                        int64_t* out_labels, int64_t labels_length);
 
 /** The name of class `index` (e.g. "T-shirt/top" for Fashion-MNIST; the number as text when the
  *  data has no names). Owned by the dataset; lives until cff_dataset_free(). */
-CFF_API cff_status* cff_dataset_class_name(const cff_dataset* dataset, int64_t index, const char** out_name);
+CFF_API CFF_NODISCARD cff_status* cff_dataset_class_name(const cff_dataset* dataset, int64_t index, const char** out_name);
 
 /* ---- Losses and augmentations ----------------------------------------------------------------- */
 
@@ -512,18 +545,18 @@ typedef struct cff_provider_list cff_provider_list;
 
 /** Lists the registered providers of `kind` (built-ins and plugins), sorted by name. Caller-owned:
  *  cff_provider_list_free(). */
-CFF_API cff_status* cff_provider_list_create(cff_provider_kind kind, cff_provider_list** out_list);
+CFF_API CFF_NODISCARD cff_status* cff_provider_list_create(cff_provider_kind kind, cff_provider_list** out_list);
 
 /** Releases a provider list. NULL is fine. */
 CFF_API void cff_provider_list_free(cff_provider_list* list);
 
 /** Number of providers in the list. */
-CFF_API cff_status* cff_provider_list_count(const cff_provider_list* list, int64_t* out_count);
+CFF_API CFF_NODISCARD cff_status* cff_provider_list_count(const cff_provider_list* list, int64_t* out_count);
 
 /** Provider `index` (0 .. count-1): its name, description, parameters with defaults
  *  ("tau=0.15,m0=0.4,..."; "" when none) and origin ("built-in" or a plugin's path). Each output
  *  may be NULL; the strings are owned by the list and live until cff_provider_list_free(). */
-CFF_API cff_status* cff_provider_list_get(const cff_provider_list* list, int64_t index, const char** out_name,
+CFF_API CFF_NODISCARD cff_status* cff_provider_list_get(const cff_provider_list* list, int64_t index, const char** out_name,
                                           const char** out_description, const char** out_params,
                                           const char** out_origin);
 
@@ -536,7 +569,7 @@ CFF_API cff_status* cff_provider_list_get(const cff_provider_list* list, int64_t
  *  (default 2147483648, 2 GiB), "max_data_bytes" (default 4294967296, 4 GiB) or "max_parameters"
  *  (default 1073741824). Thread-safe; calls already reading keep the limits they started with.
  *  Errors: INVALID_ARGUMENT (unknown name, value < 1). */
-CFF_API cff_status* cff_limit_set(const char* name, int64_t value);
+CFF_API CFF_NODISCARD cff_status* cff_limit_set(const char* name, int64_t value);
 
 /* ---- Plugins --------------------------------------------------------------------------------- */
 
@@ -555,13 +588,13 @@ CFF_API uint32_t cff_plugin_abi_version(void);
  *  missing entry symbol, a wrong ABI version, a C++ plugin built against another libcff / LibTorch,
  *  a malformed descriptor or a provider name already registered. The plugin runs in-process:
  *  see the README for what is checked. Thread-safe. */
-CFF_API cff_status* cff_plugin_load(const char* path, char** out_name);
+CFF_API CFF_NODISCARD cff_status* cff_plugin_load(const char* path, char** out_name);
 
 /** Removes the providers of the plugin loaded from `path` from the registries; models already
  *  built keep using them (the library stays loaded until they are freed). `out_unloaded` (may be
  *  NULL) is set to 1 if the file was loaded, else 0. Errors: INVALID_ARGUMENT for a NULL path.
  *  Thread-safe. */
-CFF_API cff_status* cff_plugin_unload(const char* path, int32_t* out_unloaded);
+CFF_API CFF_NODISCARD cff_status* cff_plugin_unload(const char* path, int32_t* out_unloaded);
 
 #ifdef __cplusplus
 }

@@ -288,14 +288,24 @@ cff_model* check_model(cff_model* m) {
 // ---- Batches ----------------------------------------------------------------------------------------
 
 // An enum received from C may hold any int; loading it as the C++ enum type would be undefined
-// behaviour (UBSan's -fsanitize=enum), so its bytes are read as an int first.
+// behaviour (UBSan's -fsanitize=enum), so its bytes are read as an int first. (cff_batch holds
+// int32_t fields for the same values.)
 template <typename E>
 int enum_value(const E& value) {
-  static_assert(sizeof(E) == sizeof(int), "C enums are int-sized");
-  int v;
-  std::memcpy(&v, &value, sizeof v);
-  return v;
+  if constexpr (std::is_integral_v<E>) {
+    return static_cast<int>(value);
+  } else {
+    static_assert(sizeof(E) == sizeof(int), "C enums are int-sized");
+    int v;
+    std::memcpy(&v, &value, sizeof v);
+    return v;
+  }
 }
+
+// The first ABI-2 layout of cff_batch: the smallest struct_size accepted. A later header may append
+// fields; the library then accepts any struct_size from this one up to its own sizeof.
+constexpr uint32_t kBatchSizeAbi2 = offsetof(cff_batch, width) + sizeof(int64_t);
+static_assert(sizeof(cff_batch) == kBatchSizeAbi2, "cff_batch grew: give the new fields defaults for older hosts");
 
 template <typename E>
 int check_enum(const E& value, int last, const char* what) {
@@ -315,16 +325,23 @@ int64_t checked_product(std::initializer_list<int64_t> dims, const char* what) {
 
 void check_batch_header(const cff_batch* b) {
   if (!b) fail("batch is NULL");
-  if (b->struct_size != sizeof(cff_batch))
+  if (b->struct_size < kBatchSizeAbi2 || b->struct_size > sizeof(cff_batch))
     fail("batch.struct_size is ", b->struct_size, ", expected ", sizeof(cff_batch),
          " (initialise the batch with CFF_BATCH_INIT)");
   check_enum(b->dtype, CFF_DTYPE_FLOAT32, "batch.dtype");
   check_enum(b->layout, CFF_LAYOUT_NHWC, "batch.layout");
+  if (b->reserved != 0) fail("batch.reserved must be 0, got ", b->reserved);
   if (!b->images) fail("batch.images is NULL");
   if (b->count < 1) fail("batch.count must be >= 1, got ", b->count);
   if (b->channels < 1 || b->height < 1 || b->width < 1)
     fail("batch shape must be positive, got ", b->channels, "x", b->height, "x", b->width);
-  checked_product({b->count, b->channels, b->height, b->width}, "batch");
+  const int64_t elements = checked_product({b->count, b->channels, b->height, b->width}, "batch");
+  if (b->images_length != elements)
+    fail("batch.images_length is ", b->images_length, " but the shape ", b->count, "x", b->channels, "x", b->height,
+         "x", b->width, " needs ", elements, " elements");
+  if (b->labels && b->labels_length != b->count)
+    fail("batch.labels_length is ", b->labels_length, " for a batch of ", b->count, " images");
+  if (!b->labels && b->labels_length != 0) fail("batch.labels is NULL but batch.labels_length is ", b->labels_length);
 }
 
 // A library-owned NCHW copy of the batch's images (the caller's buffer is never aliased).
@@ -447,6 +464,15 @@ extern "C" {
 
 const char* cff_version(void) { return CFF_VERSION_STRING; }
 uint32_t cff_abi_version(void) { return CFF_ABI_VERSION; }
+
+cff_status* cff_abi_check(uint32_t host_abi_version) {
+  CFF_C_TRY
+  if (host_abi_version != CFF_ABI_VERSION)
+    cff::detail::throw_error(ErrorCode::kUnsupported, "libcff_c has ABI version ", CFF_ABI_VERSION,
+                             " but the host was built for ABI version ", host_abi_version,
+                             "; rebuild it against this library's cff.h, or use a library of its ABI");
+  CFF_C_CATCH
+}
 const char* cff_torch_version(void) { return cff::torch_version(); }
 
 cff_code cff_status_code(const cff_status* status) {
@@ -481,7 +507,7 @@ void cff_string_free(char* string) { std::free(string); }
 
 // ==== Runtime ===========================================================================================
 
-cff_status* cff_set_threads(int64_t threads) {
+cff_status* cff_threads_set(int64_t threads) {
   CFF_C_TRY
   cff::set_threads(threads);
   CFF_C_CATCH
@@ -761,7 +787,7 @@ cff_status* cff_layer_batch_create(cff_model* model, const cff_batch* batch, int
   check_model(model);
   check_out(out_layer_batch, "out_layer_batch");
   CFF_CHECK_CODE(model->trainer.config().train.algorithm != cff::Algorithm::kBackprop, ErrorCode::kState,
-                 "a backprop model trains end to end and has no layer batches; use cff_step");
+                 "a backprop model trains end to end and has no layer batches; use cff_model_step");
   const auto images = model_images(model, batch);
   const auto labels = batch_labels(batch, num_classes(model));
   auto lb = std::make_unique<cff_layer_batch>();
@@ -782,7 +808,7 @@ cff_status* cff_layer_batch_next_layer(const cff_layer_batch* layer_batch, int64
   CFF_C_CATCH
 }
 
-cff_status* cff_train_layer(cff_model* model, cff_layer_batch* layer_batch, int64_t layer, double* out_loss) {
+cff_status* cff_model_train_layer(cff_model* model, cff_layer_batch* layer_batch, int64_t layer, double* out_loss) {
   CFF_C_TRY
   check_model(model);
   check_handle(layer_batch, Kind::kLayerBatch, "layer_batch");
@@ -798,7 +824,7 @@ cff_status* cff_train_layer(cff_model* model, cff_layer_batch* layer_batch, int6
   CFF_C_CATCH
 }
 
-cff_status* cff_step(cff_model* model, const cff_batch* batch, double* out_losses, int64_t losses_capacity,
+cff_status* cff_model_step(cff_model* model, const cff_batch* batch, double* out_losses, int64_t losses_capacity,
                      int64_t* out_count) {
   CFF_C_TRY
   check_model(model);
@@ -809,7 +835,7 @@ cff_status* cff_step(cff_model* model, const cff_batch* batch, double* out_losse
   CFF_C_CATCH
 }
 
-cff_status* cff_layer_losses(cff_model* model, const cff_batch* batch, int32_t augment, double* out_losses,
+cff_status* cff_model_layer_losses(cff_model* model, const cff_batch* batch, int32_t augment, double* out_losses,
                              int64_t losses_capacity, int64_t* out_count) {
   CFF_C_TRY
   check_model(model);
@@ -822,7 +848,7 @@ cff_status* cff_layer_losses(cff_model* model, const cff_batch* batch, int32_t a
 
 // ==== Stage 2 ===========================================================================================
 
-cff_status* cff_head_step(cff_model* model, const cff_batch* batch, double* out_loss) {
+cff_status* cff_model_head_step(cff_model* model, const cff_batch* batch, double* out_loss) {
   CFF_C_TRY
   check_model(model);
   const auto images = model_images(model, batch);
@@ -832,14 +858,14 @@ cff_status* cff_head_step(cff_model* model, const cff_batch* batch, double* out_
   CFF_C_CATCH
 }
 
-cff_status* cff_head_loss(cff_model* model, const cff_batch* batch, double* out_loss) {
+cff_status* cff_model_head_loss(cff_model* model, const cff_batch* batch, double* out_loss) {
   CFF_C_TRY
   check_model(model);
   check_out(out_loss, "out_loss");
   const auto images = model_images(model, batch);
   const auto labels = batch_labels(batch, num_classes(model));
   CFF_CHECK_CODE(model->trainer.config().train.algorithm != cff::Algorithm::kBackprop, ErrorCode::kState,
-                 "BP has no separate head stage; its head trains in cff_step");
+                 "BP has no separate head stage; its head trains in cff_model_step");
   *out_loss = model->trainer.head_loss(images, labels);
   CFF_C_CATCH
 }
@@ -913,7 +939,7 @@ cff_status* cff_model_fit(cff_model* model, const cff_dataset* train, cff_progre
 
 // ==== Inference =========================================================================================
 
-cff_status* cff_predict(cff_model* model, const cff_batch* batch, int64_t k, int64_t* out_labels,
+cff_status* cff_model_predict(cff_model* model, const cff_batch* batch, int64_t k, int64_t* out_labels,
                         int64_t labels_length, float* out_scores, int64_t scores_length, int64_t* out_topk,
                         int64_t topk_length) {
   CFF_C_TRY
@@ -932,7 +958,7 @@ cff_status* cff_predict(cff_model* model, const cff_batch* batch, int64_t k, int
   CFF_C_CATCH
 }
 
-cff_status* cff_embed(cff_model* model, const cff_batch* batch, int64_t layer, float* out_embeddings,
+cff_status* cff_model_embed(cff_model* model, const cff_batch* batch, int64_t layer, float* out_embeddings,
                       int64_t embeddings_length) {
   CFF_C_TRY
   check_model(model);
@@ -947,7 +973,7 @@ cff_status* cff_embed(cff_model* model, const cff_batch* batch, int64_t layer, f
   CFF_C_CATCH
 }
 
-cff_status* cff_evaluate(cff_model* model, const cff_batch* batch, const int64_t* ks, int64_t num_ks,
+cff_status* cff_model_evaluate(cff_model* model, const cff_batch* batch, const int64_t* ks, int64_t num_ks,
                          double* out_accuracies) {
   CFF_C_TRY
   check_model(model);
@@ -958,7 +984,7 @@ cff_status* cff_evaluate(cff_model* model, const cff_batch* batch, const int64_t
   CFF_C_CATCH
 }
 
-cff_status* cff_evaluate_dataset(cff_model* model, const cff_dataset* data, const int64_t* ks, int64_t num_ks,
+cff_status* cff_model_evaluate_dataset(cff_model* model, const cff_dataset* data, const int64_t* ks, int64_t num_ks,
                                  double* out_accuracies) {
   CFF_C_TRY
   check_model(model);

@@ -1,4 +1,4 @@
-// Per-call overhead of the C API: cff_predict on one image against the C++ Trainer::predict on
+// Per-call overhead of the C API: cff_model_predict on one image against the C++ Trainer::predict on
 // the same model and image (MLP[500 3] on 1x28x28, 10 classes, CPU, one thread), plus a call that
 // does no tensor work (cff_model_num_layers) to show the fixed cost of the boundary itself.
 //   build/tests/bench/bench_capi --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
@@ -45,7 +45,7 @@ void BM_CPredictOneImage(benchmark::State& state) {
     cff_status_free(s);
     return;
   }
-  if (cff_status* s = cff_set_threads(state.range(1))) {
+  if (cff_status* s = cff_threads_set(state.range(1))) {
     state.SkipWithError(cff_status_message(s));
     cff_status_free(s);
     return;
@@ -53,12 +53,13 @@ void BM_CPredictOneImage(benchmark::State& state) {
   auto px = image();
   cff_batch batch = CFF_BATCH_INIT;
   batch.images = px.data();
+  batch.images_length = int64_t(px.size());
   batch.count = 1;
   batch.channels = 1;
   batch.height = batch.width = 28;
   int64_t label = -1;
   for (auto _ : state) {
-    cff_status* s = cff_predict(model, &batch, 1, &label, 1, nullptr, 0, nullptr, 0);
+    cff_status* s = cff_model_predict(model, &batch, 1, &label, 1, nullptr, 0, nullptr, 0);
     if (s) state.SkipWithError(cff_status_message(s));
     cff_status_free(s);
     benchmark::DoNotOptimize(label);

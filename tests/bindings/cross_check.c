@@ -37,11 +37,12 @@ static int check_one(const char* prefix) {
   snprintf(path, sizeof path, "%s.cff", prefix);
   if ((s = cff_model_load(path, "cpu", &model))) return fail_status(s, "loading", prefix);
   b.images = images;
+  b.images_length = kCount * kPixels;
   b.count = kCount;
   b.channels = 1;
   b.height = 8;
   b.width = 8;
-  s = cff_predict(model, &b, 1, labels, kCount, scores, kCount * kClasses, NULL, 0);
+  s = cff_model_predict(model, &b, 1, labels, kCount, scores, kCount * kClasses, NULL, 0);
   cff_model_free(model);
   if (s) return fail_status(s, "predicting", prefix);
 

@@ -79,7 +79,9 @@ static void make_images(uint8_t* images, int64_t* labels, int64_t count, uint32_
 static cff_batch make_batch(const uint8_t* images, const int64_t* labels, int64_t count) {
   cff_batch b = CFF_BATCH_INIT;
   b.images = images;
+  b.images_length = count * kSide * kSide;
   b.labels = labels;
+  b.labels_length = labels ? count : 0;
   b.count = count;
   b.channels = 1;
   b.height = kSide;

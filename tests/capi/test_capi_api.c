@@ -5,6 +5,12 @@
 static void test_versions(void) {
   char expected[32];
   CHECK(cff_abi_version() == CFF_ABI_VERSION);
+  CHECK_OK(cff_abi_check(CFF_ABI_VERSION));
+  {
+    cff_status* s = cff_abi_check(CFF_ABI_VERSION - 1);
+    CHECK(cff_status_code(s) == CFF_CODE_UNSUPPORTED && strstr(cff_status_message(s), "ABI version 1"));
+    cff_status_free(s);
+  }
   snprintf(expected, sizeof expected, "%d.%d.%d", CFF_VERSION_MAJOR, CFF_VERSION_MINOR, CFF_VERSION_PATCH);
   CHECK(strcmp(cff_version(), expected) == 0);
   CHECK(strcmp(cff_version(), CFF_VERSION_STRING) == 0);
@@ -28,7 +34,7 @@ static void test_status(void) {
 }
 
 static void test_runtime(void) {
-  CHECK_OK(cff_set_threads(1));
+  CHECK_OK(cff_threads_set(1));
   CHECK_OK(cff_device_check("cpu"));
   CHECK_OK(cff_device_check("auto"));
 }
@@ -204,43 +210,43 @@ static void test_model(const char* scratch) {
   cff_string_free(text);
   CHECK_OK(cff_model_set_ff_prediction(m, CFF_FF_PREDICTION_GOODNESS));
 
-  /* Stage 1 with cff_step: the contrastive loss of the last layer goes down. */
+  /* Stage 1 with cff_model_step: the contrastive loss of the last layer goes down. */
   for (i = 0; i < 30; ++i) {
     count = 0;
-    CHECK_OK(cff_step(m, &batch, losses, 4, &count));
+    CHECK_OK(cff_model_step(m, &batch, losses, 4, &count));
     CHECK(count == 2 && isfinite(losses[0]) && isfinite(losses[1]));
     if (i == 0) first_loss = losses[1];
     last_loss = losses[1];
   }
   CHECK(last_loss < first_loss);
-  CHECK_OK(cff_layer_losses(m, &batch, 0, losses, 2, &count));
+  CHECK_OK(cff_model_layer_losses(m, &batch, 0, losses, 2, &count));
   CHECK(count == 2);
-  CHECK_OK(cff_layer_losses(m, &batch, 1, losses, 2, NULL));
+  CHECK_OK(cff_model_layer_losses(m, &batch, 1, losses, 2, NULL));
 
   /* Stage 1 one layer at a time, two batches interleaved as a pipeline would. */
   CHECK_OK(cff_layer_batch_create(m, &batch, 1, &lb));
   CHECK_OK(cff_layer_batch_next_layer(lb, &value));
   CHECK(value == 0);
-  CHECK_OK(cff_train_layer(m, lb, 0, &loss));
+  CHECK_OK(cff_model_train_layer(m, lb, 0, &loss));
   CHECK(isfinite(loss) && loss > 0);
   CHECK_OK(cff_layer_batch_create(m, &batch, 0, &lb2));
-  CHECK_OK(cff_train_layer(m, lb2, 0, NULL));
-  CHECK_OK(cff_train_layer(m, lb, 1, &loss));
+  CHECK_OK(cff_model_train_layer(m, lb2, 0, NULL));
+  CHECK_OK(cff_model_train_layer(m, lb, 1, &loss));
   CHECK_OK(cff_layer_batch_next_layer(lb, &value));
   CHECK(value == 2);
-  CHECK_OK(cff_train_layer(m, lb2, 1, NULL));
+  CHECK_OK(cff_model_train_layer(m, lb2, 1, NULL));
   cff_layer_batch_free(lb);
   cff_layer_batch_free(lb2);
   cff_layer_batch_free(NULL);
 
   /* Stage 2. */
-  for (i = 0; i < 60; ++i) CHECK_OK(cff_head_step(m, &batch, i ? NULL : &first_loss));
-  CHECK_OK(cff_head_loss(m, &batch, &last_loss));
+  for (i = 0; i < 60; ++i) CHECK_OK(cff_model_head_step(m, &batch, i ? NULL : &first_loss));
+  CHECK_OK(cff_model_head_loss(m, &batch, &last_loss));
   if (getenv("CFF_TEST_VERBOSE")) printf("head loss %g -> %g\n", first_loss, last_loss);
   CHECK(last_loss < first_loss);
 
   /* Predictions: uint8 NCHW, the same images as float32 and as NHWC (1 channel: same bytes). */
-  CHECK_OK(cff_predict(m, &batch, 2, predicted, n, scores, n * kClasses, topk, n * 2));
+  CHECK_OK(cff_model_predict(m, &batch, 2, predicted, n, scores, n * kClasses, topk, n * 2));
   for (i = 0; i < n; ++i) {
     CHECK(topk[i * 2] == predicted[i] && topk[i * 2 + 1] == 1 - predicted[i]);
     CHECK(fabsf(scores[i * 2] + scores[i * 2 + 1] - 1.0f) < 1e-5f);
@@ -249,29 +255,29 @@ static void test_model(const char* scratch) {
   for (i = 0; i < n * kPixels; ++i) fimages[i] = (float)images[i] / 255.0f;
   batch.dtype = CFF_DTYPE_FLOAT32;
   batch.images = fimages;
-  CHECK_OK(cff_predict(m, &batch, 1, predicted_f, n, scores_f, n * kClasses, NULL, 0));
+  CHECK_OK(cff_model_predict(m, &batch, 1, predicted_f, n, scores_f, n * kClasses, NULL, 0));
   for (i = 0; i < n; ++i) CHECK(predicted_f[i] == predicted[i] && fabsf(scores_f[i * 2] - scores[i * 2]) < 1e-5f);
   batch.dtype = CFF_DTYPE_UINT8;
   batch.images = images;
   batch.layout = CFF_LAYOUT_NHWC;
-  CHECK_OK(cff_predict(m, &batch, 1, predicted_f, n, NULL, 0, NULL, 0));
+  CHECK_OK(cff_model_predict(m, &batch, 1, predicted_f, n, NULL, 0, NULL, 0));
   for (i = 0; i < n; ++i) CHECK(predicted_f[i] == predicted[i]);
   batch.layout = CFF_LAYOUT_NCHW;
 
-  CHECK_OK(cff_evaluate(m, &batch, ks, 2, accuracy));
+  CHECK_OK(cff_model_evaluate(m, &batch, ks, 2, accuracy));
   if (getenv("CFF_TEST_VERBOSE")) printf("accuracy %g %g\n", accuracy[0], accuracy[1]);
   CHECK(accuracy[0] > 0.9 && accuracy[1] == 1.0);
 
-  CHECK_OK(cff_embed(m, &batch, 1, embeddings, n * 16));
+  CHECK_OK(cff_model_embed(m, &batch, 1, embeddings, n * 16));
   for (i = 0; i < n * 16; ++i) CHECK(embeddings[i] >= 0); /* MLP layers end in ReLU */
-  CHECK_OK(cff_embed(m, &batch, 0, embeddings, n * 16));
+  CHECK_OK(cff_model_embed(m, &batch, 0, embeddings, n * 16));
 
   /* Datasets. */
   CHECK_OK(cff_dataset_create(&batch, kClasses, &ds));
   CHECK_OK(cff_dataset_info(ds, &count, &c, &h, &w, NULL, &value));
   CHECK(count == n && c == 1 && h == kSide && w == kSide && value == kClasses);
   CHECK_OK(cff_dataset_info(ds, NULL, NULL, NULL, NULL, NULL, NULL));
-  CHECK_OK(cff_evaluate_dataset(m, ds, ks, 1, accuracy));
+  CHECK_OK(cff_model_evaluate_dataset(m, ds, ks, 1, accuracy));
   CHECK(accuracy[0] > 0.9);
   CHECK_OK(cff_dataset_slice(ds, 10, 5, &part));
   CHECK_OK(cff_dataset_info(part, &count, NULL, NULL, NULL, NULL, NULL));
@@ -299,7 +305,7 @@ static void test_model(const char* scratch) {
   snprintf(path, sizeof path, "%s/capi_api.cff", scratch);
   CHECK_OK(cff_model_save(m, path));
   CHECK_OK(cff_model_load(path, "cpu", &loaded));
-  CHECK_OK(cff_predict(loaded, &batch, 1, predicted_f, n, scores_f, n * kClasses, NULL, 0));
+  CHECK_OK(cff_model_predict(loaded, &batch, 1, predicted_f, n, scores_f, n * kClasses, NULL, 0));
   for (i = 0; i < n; ++i) CHECK(predicted_f[i] == predicted[i] && scores_f[i * 2] == scores[i * 2]);
   cff_model_free(loaded);
   loaded = NULL;
@@ -307,7 +313,7 @@ static void test_model(const char* scratch) {
   cff_model_free(loaded);
   other = tiny_model();
   CHECK_OK(cff_model_load_state(other, path));
-  CHECK_OK(cff_predict(other, &batch, 1, NULL, 0, scores_f, n * kClasses, NULL, 0));
+  CHECK_OK(cff_model_predict(other, &batch, 1, NULL, 0, scores_f, n * kClasses, NULL, 0));
   for (i = 0; i < n * kClasses; ++i) CHECK(scores_f[i] == scores[i]);
 
   /* fit: a callback that stops after three batches, then a full run with the log. */
@@ -347,7 +353,7 @@ static void test_json_and_backprop(void) {
                                  " \"num_classes\": 2}, \"train\": {\"algorithm\": \"bp\", \"device\": \"cpu\","
                                  " \"threads\": 1}}",
                                  &m));
-  CHECK_OK(cff_step(m, &batch, losses, 1, &count));
+  CHECK_OK(cff_model_step(m, &batch, losses, 1, &count));
   CHECK(count == 1 && losses[0] > 0);
   cff_model_free(m);
   /* FF: goodness and one-pass head predictions. */
@@ -355,13 +361,13 @@ static void test_json_and_backprop(void) {
   CHECK_OK(cff_model_create_json("{\"model\": {\"embed_dim\": 8, \"num_layers\": 2, \"height\": 8, \"width\": 8,"
                                  " \"num_classes\": 2}, \"train\": {\"algorithm\": \"ff\", \"device\": \"cpu\"}}",
                                  &m));
-  CHECK_OK(cff_step(m, &batch, losses, 3, &count));
+  CHECK_OK(cff_model_step(m, &batch, losses, 3, &count));
   CHECK(count == 2);
   {
     int64_t predicted[n];
-    CHECK_OK(cff_predict(m, &batch, 1, predicted, n, NULL, 0, NULL, 0));
+    CHECK_OK(cff_model_predict(m, &batch, 1, predicted, n, NULL, 0, NULL, 0));
     CHECK_OK(cff_model_set_ff_prediction(m, CFF_FF_PREDICTION_HEAD));
-    CHECK_OK(cff_predict(m, &batch, 1, predicted, n, NULL, 0, NULL, 0));
+    CHECK_OK(cff_model_predict(m, &batch, 1, predicted, n, NULL, 0, NULL, 0));
   }
   cff_model_free(m);
   m = NULL;

@@ -1,6 +1,6 @@
 // A model trained through the C API and one trained through the C++ API with the same seed and
-// settings give identical predictions (CPU, one thread): with cff_step / Trainer::step, with
-// cff_train_layer / Trainer::train_layer, and with the head step.
+// settings give identical predictions (CPU, one thread): with cff_model_step / Trainer::step, with
+// cff_model_train_layer / Trainer::train_layer, and with the head step.
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -70,7 +70,9 @@ int main() {
   auto batch = [&](int b) {
     cff_batch c = CFF_BATCH_INIT;
     c.images = images[b].data_ptr<uint8_t>();
+    c.images_length = images[b].numel();
     c.labels = labels[b].data_ptr<int64_t>();
+    c.labels_length = kN;
     c.count = kN;
     c.channels = 1;
     c.height = c.width = kSide;
@@ -84,7 +86,7 @@ int main() {
       const auto in = batch(b);
       if (!layered) {
         double losses[2];
-        ok(cff_step(c, &in, losses, 2, nullptr), "cff_step");
+        ok(cff_model_step(c, &in, losses, 2, nullptr), "cff_model_step");
         const auto expected = cpp.step(images[b], labels[b]);
         EXPECT(losses[0] == expected[0] && losses[1] == expected[1]);
       } else {
@@ -93,7 +95,7 @@ int main() {
         auto cpp_batch = cpp.prepare(images[b], labels[b]);
         for (int64_t l = 0; l < 2; ++l) {
           double loss = 0;
-          ok(cff_train_layer(c, lb, l, &loss), "cff_train_layer");
+          ok(cff_model_train_layer(c, lb, l, &loss), "cff_model_train_layer");
           EXPECT(loss == cpp.train_layer(l, cpp_batch));
         }
         cff_layer_batch_free(lb);
@@ -102,18 +104,18 @@ int main() {
     for (int b = 0; b < 4; ++b) {
       const auto in = batch(b);
       double loss = 0;
-      ok(cff_head_step(c, &in, &loss), "cff_head_step");
+      ok(cff_model_head_step(c, &in, &loss), "cff_model_head_step");
       EXPECT(loss == cpp.head_step(images[b], labels[b]));
     }
     const auto in = batch(0);
     std::vector<float> scores(kN * kClasses);
     std::vector<int64_t> predicted(kN);
-    ok(cff_predict(c, &in, 1, predicted.data(), kN, scores.data(), kN * kClasses, nullptr, 0), "cff_predict");
+    ok(cff_model_predict(c, &in, 1, predicted.data(), kN, scores.data(), kN * kClasses, nullptr, 0), "cff_model_predict");
     const auto p = cpp.predict(images[0], 1);
     EXPECT(std::memcmp(scores.data(), p.scores.data_ptr<float>(), scores.size() * sizeof(float)) == 0);
     EXPECT(std::memcmp(predicted.data(), p.labels.data_ptr<int64_t>(), predicted.size() * sizeof(int64_t)) == 0);
     std::vector<float> z(kN * 16);
-    ok(cff_embed(c, &in, 1, z.data(), int64_t(z.size())), "cff_embed");
+    ok(cff_model_embed(c, &in, 1, z.data(), int64_t(z.size())), "cff_model_embed");
     EXPECT(std::memcmp(z.data(), cpp.embed(images[0], 1).data_ptr<float>(), z.size() * sizeof(float)) == 0);
     cff_model_free(c);
   }

@@ -6,6 +6,10 @@
 #error "cff.h must define CFF_ABI_VERSION and CFF_VERSION_STRING"
 #endif
 
+/* cff_batch has only fixed-width fields: the same layout in every language (bindings assert it). */
+typedef char cff_batch_is_80_bytes[sizeof(cff_batch) == 80 ? 1 : -1];
+typedef char cff_batch_images_at_16[offsetof(cff_batch, images) == 16 ? 1 : -1];
+
 int cff_header_test(void);
 int cff_header_test(void) {
   cff_batch batch = CFF_BATCH_INIT;

@@ -85,27 +85,27 @@ static void null_arguments(void) {
   CHECK_CODE(cff_layer_batch_create(m, &b, 1, NULL), bad, "out_layer_batch is NULL");
   CHECK_CODE(cff_layer_batch_next_layer(NULL, &v), bad, "layer_batch is NULL");
   CHECK_CODE(cff_layer_batch_next_layer(lb, NULL), bad, "out_layer is NULL");
-  CHECK_CODE(cff_train_layer(NULL, lb, 0, NULL), bad, "model is NULL");
-  CHECK_CODE(cff_train_layer(m, NULL, 0, NULL), bad, "layer_batch is NULL");
-  CHECK_CODE(cff_step(NULL, &b, d, 4, NULL), bad, "model is NULL");
-  CHECK_CODE(cff_step(m, NULL, d, 4, NULL), bad, "batch is NULL");
-  CHECK_CODE(cff_step(m, &b, NULL, 4, NULL), bad, "out_losses is NULL");
-  CHECK_CODE(cff_layer_losses(m, NULL, 0, d, 4, NULL), bad, "batch is NULL");
-  CHECK_CODE(cff_head_step(NULL, &b, NULL), bad, "model is NULL");
-  CHECK_CODE(cff_head_step(m, NULL, NULL), bad, "batch is NULL");
-  CHECK_CODE(cff_head_loss(m, &b, NULL), bad, "out_loss is NULL");
+  CHECK_CODE(cff_model_train_layer(NULL, lb, 0, NULL), bad, "model is NULL");
+  CHECK_CODE(cff_model_train_layer(m, NULL, 0, NULL), bad, "layer_batch is NULL");
+  CHECK_CODE(cff_model_step(NULL, &b, d, 4, NULL), bad, "model is NULL");
+  CHECK_CODE(cff_model_step(m, NULL, d, 4, NULL), bad, "batch is NULL");
+  CHECK_CODE(cff_model_step(m, &b, NULL, 4, NULL), bad, "out_losses is NULL");
+  CHECK_CODE(cff_model_layer_losses(m, NULL, 0, d, 4, NULL), bad, "batch is NULL");
+  CHECK_CODE(cff_model_head_step(NULL, &b, NULL), bad, "model is NULL");
+  CHECK_CODE(cff_model_head_step(m, NULL, NULL), bad, "batch is NULL");
+  CHECK_CODE(cff_model_head_loss(m, &b, NULL), bad, "out_loss is NULL");
   CHECK_CODE(cff_model_fit(NULL, ds, NULL, NULL, NULL, NULL), bad, "model is NULL");
   CHECK_CODE(cff_model_fit(m, NULL, NULL, NULL, NULL, NULL), bad, "dataset is NULL");
 
-  CHECK_CODE(cff_predict(NULL, &b, 1, out, n, NULL, 0, NULL, 0), bad, "model is NULL");
-  CHECK_CODE(cff_predict(m, NULL, 1, out, n, NULL, 0, NULL, 0), bad, "batch is NULL");
-  CHECK_CODE(cff_predict(m, &b, 1, NULL, n, NULL, 0, NULL, 0), bad, "out_labels is NULL");
-  CHECK_CODE(cff_embed(m, &b, 0, NULL, n * 16), bad, "out_embeddings is NULL");
-  CHECK_CODE(cff_embed(NULL, &b, 0, f, n * 16), bad, "model is NULL");
-  CHECK_CODE(cff_evaluate(m, &b, NULL, 1, d), bad, "ks is NULL");
-  CHECK_CODE(cff_evaluate(m, &b, ks, 1, NULL), bad, "out_accuracies is NULL");
-  CHECK_CODE(cff_evaluate_dataset(m, NULL, ks, 1, d), bad, "dataset is NULL");
-  CHECK_CODE(cff_evaluate_dataset(NULL, ds, ks, 1, d), bad, "model is NULL");
+  CHECK_CODE(cff_model_predict(NULL, &b, 1, out, n, NULL, 0, NULL, 0), bad, "model is NULL");
+  CHECK_CODE(cff_model_predict(m, NULL, 1, out, n, NULL, 0, NULL, 0), bad, "batch is NULL");
+  CHECK_CODE(cff_model_predict(m, &b, 1, NULL, n, NULL, 0, NULL, 0), bad, "out_labels is NULL");
+  CHECK_CODE(cff_model_embed(m, &b, 0, NULL, n * 16), bad, "out_embeddings is NULL");
+  CHECK_CODE(cff_model_embed(NULL, &b, 0, f, n * 16), bad, "model is NULL");
+  CHECK_CODE(cff_model_evaluate(m, &b, NULL, 1, d), bad, "ks is NULL");
+  CHECK_CODE(cff_model_evaluate(m, &b, ks, 1, NULL), bad, "out_accuracies is NULL");
+  CHECK_CODE(cff_model_evaluate_dataset(m, NULL, ks, 1, d), bad, "dataset is NULL");
+  CHECK_CODE(cff_model_evaluate_dataset(NULL, ds, ks, 1, d), bad, "model is NULL");
 
   CHECK_CODE(cff_dataset_load_idx(NULL, "test", &ds), bad, "folder is NULL");
   CHECK_CODE(cff_dataset_load_idx(".", NULL, &ds), bad, "part is NULL");
@@ -147,7 +147,7 @@ static void freed_handles(void) {
   CHECK_OK(cff_provider_list_create(CFF_PROVIDER_KIND_AUGMENTATION, &list));
 
   /* A layer batch belongs to its model. */
-  CHECK_CODE(cff_train_layer(m2, lb, 0, NULL), bad, "another model");
+  CHECK_CODE(cff_model_train_layer(m2, lb, 0, NULL), bad, "another model");
 
   cff_options_free(o);
   cff_layer_batch_free(lb);
@@ -156,10 +156,10 @@ static void freed_handles(void) {
   cff_model_free(m);
   CHECK_CODE(cff_options_set_seed(o, 1), bad, "not a live handle");
   CHECK_CODE(cff_model_create(o, &m2), bad, "not a live handle");
-  CHECK_CODE(cff_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "not a live handle");
+  CHECK_CODE(cff_model_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "not a live handle");
   CHECK_CODE(cff_model_num_layers(m, &v), bad, "not a live handle");
   CHECK_CODE(cff_layer_batch_next_layer(lb, &v), bad, "not a live handle");
-  CHECK_CODE(cff_train_layer(m2, lb, 0, NULL), bad, "not a live handle");
+  CHECK_CODE(cff_model_train_layer(m2, lb, 0, NULL), bad, "not a live handle");
   CHECK_CODE(cff_dataset_info(ds, &v, NULL, NULL, NULL, NULL, NULL), bad, "not a live handle");
   CHECK_CODE(cff_provider_list_count(list, &v), bad, "not a live handle");
   /* A second free of a freed handle is ignored, not a double free. */
@@ -224,7 +224,7 @@ static void bad_values(void) {
   CHECK_CODE(cff_options_set_json(o, "{\"train\": {\"lr\": \"fast\"}}"), bad, "train.lr has the wrong type");
   CHECK_CODE(cff_options_set_json(o, "[1, 2]"), bad, "must be an object");
   CHECK_CODE(cff_model_create_json("{\"model\": {\"num_layers\": 0}}", &m), bad, "num_layers must be >= 1");
-  CHECK_CODE(cff_set_threads(-1), bad, "threads must be >= 0");
+  CHECK_CODE(cff_threads_set(-1), bad, "threads must be >= 0");
   CHECK_CODE(cff_device_check("tpu"), bad, "unknown device 'tpu'");
   CHECK_CODE(cff_provider_list_create((cff_provider_kind)5, &((cff_provider_list*){0})), bad, "provider kind");
   {
@@ -257,63 +257,79 @@ static void bad_values(void) {
   /* Batches: struct size, enums, shape, count, labels. */
   b = make_batch(images, labels, n);
   b.struct_size = 0;
-  CHECK_CODE(cff_step(m, &b, d, 4, NULL), bad, "CFF_BATCH_INIT");
+  CHECK_CODE(cff_model_step(m, &b, d, 4, NULL), bad, "CFF_BATCH_INIT");
   b = make_batch(images, labels, n);
   b.dtype = (cff_dtype)9;
-  CHECK_CODE(cff_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "batch.dtype 9 is unknown");
+  CHECK_CODE(cff_model_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "batch.dtype 9 is unknown");
   b = make_batch(images, labels, n);
   b.layout = (cff_layout)9;
-  CHECK_CODE(cff_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "batch.layout 9 is unknown");
+  CHECK_CODE(cff_model_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "batch.layout 9 is unknown");
   b = make_batch(NULL, labels, n);
-  CHECK_CODE(cff_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "batch.images is NULL");
+  CHECK_CODE(cff_model_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "batch.images is NULL");
   b = make_batch(images, labels, 0);
-  CHECK_CODE(cff_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "batch.count must be >= 1");
+  CHECK_CODE(cff_model_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "batch.count must be >= 1");
   b = make_batch(images, labels, 1);
-  CHECK_CODE(cff_step(m, &b, d, 4, NULL), bad, "a contrastive batch needs at least 2 images");
+  CHECK_CODE(cff_model_step(m, &b, d, 4, NULL), bad, "a contrastive batch needs at least 2 images");
+  b = make_batch(images, labels, n);
+  b.struct_size = (uint32_t)sizeof(cff_batch) + 8; /* a newer host's struct: refused */
+  CHECK_CODE(cff_model_step(m, &b, d, 4, NULL), bad, "CFF_BATCH_INIT");
+  b = make_batch(images, labels, n);
+  b.reserved = 1;
+  CHECK_CODE(cff_model_step(m, &b, d, 4, NULL), bad, "batch.reserved must be 0");
+  b = make_batch(images, labels, n);
+  b.images_length -= 1; /* one element short: refused before any read */
+  CHECK_CODE(cff_model_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "needs 512 elements");
+  b = make_batch(images, labels, n);
+  b.labels_length = n - 1;
+  CHECK_CODE(cff_model_step(m, &b, d, 4, NULL), bad, "batch.labels_length is 7 for a batch of 8 images");
+  b = make_batch(images, NULL, n);
+  b.labels_length = n;
+  CHECK_CODE(cff_model_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "batch.labels is NULL but");
   b = make_batch(images, labels, n);
   b.height = 7;
-  CHECK_CODE(cff_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "the model expects 1x8x8");
+  b.images_length = n * 7 * kSide;
+  CHECK_CODE(cff_model_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "the model expects 1x8x8");
   b.height = -1;
-  CHECK_CODE(cff_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "must be positive");
+  CHECK_CODE(cff_model_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "must be positive");
   b = make_batch(images, labels, n);
   b.count = INT64_MAX / 2;
-  CHECK_CODE(cff_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "overflows");
+  CHECK_CODE(cff_model_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), bad, "overflows");
   b = make_batch(images, NULL, n);
-  CHECK_CODE(cff_step(m, &b, d, 4, NULL), bad, "batch.labels is NULL");
-  CHECK_CODE(cff_head_step(m, &b, NULL), bad, "batch.labels is NULL");
-  CHECK_CODE(cff_evaluate(m, &b, ks, 1, d), bad, "batch.labels is NULL");
+  CHECK_CODE(cff_model_step(m, &b, d, 4, NULL), bad, "batch.labels is NULL");
+  CHECK_CODE(cff_model_head_step(m, &b, NULL), bad, "batch.labels is NULL");
+  CHECK_CODE(cff_model_evaluate(m, &b, ks, 1, d), bad, "batch.labels is NULL");
   CHECK_CODE(cff_dataset_create(&b, 2, &ds), bad, "batch.labels is NULL");
   for (i = 0; i < n; ++i) bad_labels[i] = i == 5 ? 2 : 0;
   b = make_batch(images, bad_labels, n);
-  CHECK_CODE(cff_step(m, &b, d, 4, NULL), bad, "batch.labels[5] is 2");
+  CHECK_CODE(cff_model_step(m, &b, d, 4, NULL), bad, "batch.labels[5] is 2");
   bad_labels[5] = -1;
   CHECK_CODE(cff_layer_batch_create(m, &b, 0, &lb), bad, "batch.labels[5] is -1");
   CHECK_CODE(cff_dataset_create(&b, 2, &ds), bad, "batch.labels[5]");
 
   /* Output sizes: too small, mismatched, NULL with a length. */
   b = make_batch(images, labels, n);
-  CHECK_CODE(cff_step(m, &b, d, 1, NULL), bad, "room for 1 values, 2 are needed");
-  CHECK_CODE(cff_layer_losses(m, &b, 0, d, 0, NULL), bad, "room for 0");
-  CHECK_CODE(cff_predict(m, &b, 1, out, n - 1, NULL, 0, NULL, 0), bad, "out_labels has length 7, expected 8");
-  CHECK_CODE(cff_predict(m, &b, 1, NULL, 0, scores, n, NULL, 0), bad, "out_scores has length 8, expected 16");
-  CHECK_CODE(cff_predict(m, &b, 2, NULL, 0, NULL, 0, topk, n), bad, "out_topk has length 8, expected 16");
-  CHECK_CODE(cff_predict(m, &b, 1, NULL, 0, NULL, 4, NULL, 0), bad, "out_scores is NULL but its length is 4");
-  CHECK_CODE(cff_predict(m, &b, 3, out, n, NULL, 0, NULL, 0), bad, "k must be in 1..2, got 3");
-  CHECK_CODE(cff_predict(m, &b, 0, out, n, NULL, 0, NULL, 0), bad, "k must be in 1..2, got 0");
-  CHECK_CODE(cff_embed(m, &b, 0, (float*)scores, 3), bad, "out_embeddings has length 3, expected 128");
-  CHECK_CODE(cff_embed(m, &b, 2, (float*)scores, 128), bad, "layer 2 out of 0..1");
-  CHECK_CODE(cff_evaluate(m, &b, ks, 2, d), bad, "k must be in 1..2, got 3");
-  CHECK_CODE(cff_evaluate(m, &b, ks, 0, d), bad, "num_ks must be >= 1");
+  CHECK_CODE(cff_model_step(m, &b, d, 1, NULL), bad, "room for 1 values, 2 are needed");
+  CHECK_CODE(cff_model_layer_losses(m, &b, 0, d, 0, NULL), bad, "room for 0");
+  CHECK_CODE(cff_model_predict(m, &b, 1, out, n - 1, NULL, 0, NULL, 0), bad, "out_labels has length 7, expected 8");
+  CHECK_CODE(cff_model_predict(m, &b, 1, NULL, 0, scores, n, NULL, 0), bad, "out_scores has length 8, expected 16");
+  CHECK_CODE(cff_model_predict(m, &b, 2, NULL, 0, NULL, 0, topk, n), bad, "out_topk has length 8, expected 16");
+  CHECK_CODE(cff_model_predict(m, &b, 1, NULL, 0, NULL, 4, NULL, 0), bad, "out_scores is NULL but its length is 4");
+  CHECK_CODE(cff_model_predict(m, &b, 3, out, n, NULL, 0, NULL, 0), bad, "k must be in 1..2, got 3");
+  CHECK_CODE(cff_model_predict(m, &b, 0, out, n, NULL, 0, NULL, 0), bad, "k must be in 1..2, got 0");
+  CHECK_CODE(cff_model_embed(m, &b, 0, (float*)scores, 3), bad, "out_embeddings has length 3, expected 128");
+  CHECK_CODE(cff_model_embed(m, &b, 2, (float*)scores, 128), bad, "layer 2 out of 0..1");
+  CHECK_CODE(cff_model_evaluate(m, &b, ks, 2, d), bad, "k must be in 1..2, got 3");
+  CHECK_CODE(cff_model_evaluate(m, &b, ks, 0, d), bad, "num_ks must be >= 1");
 
   /* Layer batches: order and range. */
   CHECK_OK(cff_layer_batch_create(m, &b, 0, &lb));
-  CHECK_CODE(cff_train_layer(m, lb, 1, NULL), CFF_CODE_STATE, "enters layer 0 next, not layer 1");
-  CHECK_CODE(cff_train_layer(m, lb, 2, NULL), bad, "layer 2 out of 0..1");
-  CHECK_CODE(cff_train_layer(m, lb, -1, NULL), bad, "layer -1 out of 0..1");
-  CHECK_OK(cff_train_layer(m, lb, 0, NULL));
-  CHECK_CODE(cff_train_layer(m, lb, 0, NULL), CFF_CODE_STATE, "enters layer 1 next");
-  CHECK_OK(cff_train_layer(m, lb, 1, NULL));
-  CHECK_CODE(cff_train_layer(m, lb, 1, NULL), CFF_CODE_STATE, "enters layer 2 next");
+  CHECK_CODE(cff_model_train_layer(m, lb, 1, NULL), CFF_CODE_STATE, "enters layer 0 next, not layer 1");
+  CHECK_CODE(cff_model_train_layer(m, lb, 2, NULL), bad, "layer 2 out of 0..1");
+  CHECK_CODE(cff_model_train_layer(m, lb, -1, NULL), bad, "layer -1 out of 0..1");
+  CHECK_OK(cff_model_train_layer(m, lb, 0, NULL));
+  CHECK_CODE(cff_model_train_layer(m, lb, 0, NULL), CFF_CODE_STATE, "enters layer 1 next");
+  CHECK_OK(cff_model_train_layer(m, lb, 1, NULL));
+  CHECK_CODE(cff_model_train_layer(m, lb, 1, NULL), CFF_CODE_STATE, "enters layer 2 next");
   CHECK_OK(cff_layer_batch_next_layer(lb, &v));
   CHECK(v == 2);
   cff_layer_batch_free(lb);
@@ -324,13 +340,13 @@ static void bad_values(void) {
   b = make_batch(NULL, labels, n);
   b.images = fimages;
   b.dtype = CFF_DTYPE_FLOAT32;
-  CHECK_CODE(cff_step(m, &b, d, 4, NULL), CFF_CODE_NUMERICS, "NaN or Inf");
-  CHECK_CODE(cff_head_step(m, &b, NULL), CFF_CODE_NUMERICS, "NaN or Inf");
-  CHECK_CODE(cff_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), CFF_CODE_NUMERICS, "NaN or Inf");
+  CHECK_CODE(cff_model_step(m, &b, d, 4, NULL), CFF_CODE_NUMERICS, "NaN or Inf");
+  CHECK_CODE(cff_model_head_step(m, &b, NULL), CFF_CODE_NUMERICS, "NaN or Inf");
+  CHECK_CODE(cff_model_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), CFF_CODE_NUMERICS, "NaN or Inf");
   CHECK_CODE(cff_layer_batch_create(m, &b, 1, &lb), CFF_CODE_NUMERICS, "NaN or Inf");
   CHECK_CODE(cff_dataset_create(&b, 2, &ds), CFF_CODE_NUMERICS, "NaN or Inf");
   fimages[77] = INFINITY;
-  CHECK_CODE(cff_embed(m, &b, 0, (float*)fimages, n * 16), CFF_CODE_NUMERICS, "NaN or Inf");
+  CHECK_CODE(cff_model_embed(m, &b, 0, (float*)fimages, n * 16), CFF_CODE_NUMERICS, "NaN or Inf");
 
   /* Datasets: ranges and lengths. */
   b = make_batch(images, labels, n);
@@ -345,7 +361,7 @@ static void bad_values(void) {
   CHECK_CODE(cff_dataset_labels(ds, 7, 2, out, 2), bad, "outside");
   CHECK_CODE(cff_dataset_labels(ds, 0, 2, out, 3), bad, "out_labels has length 3, expected 2");
   CHECK_CODE(cff_dataset_class_name(ds, 2, &((const char*){0})), bad, "class 2 out of 0..1");
-  CHECK_CODE(cff_evaluate_dataset(m, ds, ks + 1, 1, d), bad, "k must be in 1..2, got 3");
+  CHECK_CODE(cff_model_evaluate_dataset(m, ds, ks + 1, 1, d), bad, "k must be in 1..2, got 3");
   {
     cff_provider_list* list = NULL;
     CHECK_OK(cff_provider_list_create(CFF_PROVIDER_KIND_LOSS, &list));
@@ -370,8 +386,8 @@ static void bad_values(void) {
     CHECK_OK(cff_options_set_algorithm(o, CFF_ALGORITHM_BACKPROP));
     CHECK_OK(cff_model_create(o, &bp));
     CHECK_CODE(cff_layer_batch_create(bp, &b, 0, &lb), CFF_CODE_STATE, "no layer batches");
-    CHECK_CODE(cff_head_step(bp, &b, NULL), CFF_CODE_STATE, "BP has no separate head stage");
-    CHECK_CODE(cff_head_loss(bp, &b, d), CFF_CODE_STATE, "BP has no separate head stage");
+    CHECK_CODE(cff_model_head_step(bp, &b, NULL), CFF_CODE_STATE, "BP has no separate head stage");
+    CHECK_CODE(cff_model_head_loss(bp, &b, d), CFF_CODE_STATE, "BP has no separate head stage");
     cff_model_free(bp);
   }
   cff_model_free(m);
@@ -385,7 +401,7 @@ static void predict_before_training(void) {
   int64_t out[n];
   float scores[n * kClasses];
   int i;
-  CHECK_OK(cff_predict(m, &b, 1, out, n, scores, n * kClasses, NULL, 0));
+  CHECK_OK(cff_model_predict(m, &b, 1, out, n, scores, n * kClasses, NULL, 0));
   for (i = 0; i < n; ++i) {
     CHECK(out[i] == 0 || out[i] == 1);
     CHECK(fabsf(scores[2 * i] + scores[2 * i + 1] - 1.0f) < 1e-5f);
@@ -446,7 +462,7 @@ static void files(const char* scratch) {
                                  " \"num_classes\": 2}, \"train\": {\"device\": \"cpu\"}}",
                                  &big));
   CHECK_CODE(cff_model_load_state(big, path), CFF_CODE_FORMAT, "different model");
-  CHECK_OK(cff_predict(big, &b, 1, out, n, NULL, 0, NULL, 0));
+  CHECK_OK(cff_model_predict(big, &b, 1, out, n, NULL, 0, NULL, 0));
   cff_model_free(big);
   cff_model_free(m);
 }
@@ -467,9 +483,9 @@ static void hostile(const char* scratch) {
   for (i = 0; i < n * 64; ++i) pixels[i] = (float)images[i];  /* 0..255 given as float */
   b.dtype = CFF_DTYPE_FLOAT32;
   b.images = pixels;
-  CHECK_CODE(cff_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), CFF_CODE_INVALID_ARGUMENT, "must lie in 0..1");
+  CHECK_CODE(cff_model_predict(m, &b, 1, out, n, NULL, 0, NULL, 0), CFF_CODE_INVALID_ARGUMENT, "must lie in 0..1");
   for (i = 0; i < n * 64; ++i) pixels[i] = (float)images[i] / 255.0f;
-  CHECK_OK(cff_predict(m, &b, 1, out, n, NULL, 0, NULL, 0));
+  CHECK_OK(cff_model_predict(m, &b, 1, out, n, NULL, 0, NULL, 0));
   CHECK_CODE(cff_options_set_normalization(o, mean, tiny_std, 1), CFF_CODE_INVALID_ARGUMENT, "std[0] must be >= ");
   CHECK_CODE(cff_limit_set("max_bananas", 1), CFF_CODE_INVALID_ARGUMENT, "unknown limit");
   CHECK_CODE(cff_limit_set("max_parameters", 0), CFF_CODE_INVALID_ARGUMENT, "must be >= 1");

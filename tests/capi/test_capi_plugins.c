@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   CHECK_OK(cff_options_set_loss(o, "cosine-margin"));
   CHECK_OK(cff_model_create(o, &m));
   cff_options_free(o);
-  CHECK_OK(cff_step(m, &b, losses, 2, NULL));
+  CHECK_OK(cff_model_step(m, &b, losses, 2, NULL));
   CHECK(losses[0] > 0 && losses[1] > 0);
   cff_model_free(m);
 

@@ -29,11 +29,11 @@ static void* run_job(void* arg) {
   int64_t out[n];
   int i;
   for (i = 0; i < j->steps; ++i) {
-    cff_status* s = cff_step(j->model, &b, losses, 2, NULL);
+    cff_status* s = cff_model_step(j->model, &b, losses, 2, NULL);
     if (s) ++j->failures;
     cff_status_free(s);
     if (j->predict) {
-      s = cff_predict(j->model, &b, 1, out, n, NULL, 0, NULL, 0);
+      s = cff_model_predict(j->model, &b, 1, out, n, NULL, 0, NULL, 0);
       if (s) ++j->failures;
       cff_status_free(s);
     }
@@ -43,7 +43,7 @@ static void* run_job(void* arg) {
 
 static void scores_of(cff_model* m, float* scores) {
   cff_batch b = make_batch(images, labels, n);
-  CHECK_OK(cff_predict(m, &b, 1, NULL, 0, scores, n * kClasses, NULL, 0));
+  CHECK_OK(cff_model_predict(m, &b, 1, NULL, 0, scores, n * kClasses, NULL, 0));
 }
 
 static void separate_models(void) {
@@ -106,7 +106,7 @@ static void* step_until_freed(void* arg) {
   cff_batch b = make_batch(images, labels, n);
   double losses[2];
   for (;;) {
-    cff_status* s = cff_step(u->model, &b, losses, 2, NULL);
+    cff_status* s = cff_model_step(u->model, &b, losses, 2, NULL);
     if (s) {
       if (cff_status_code(s) != CFF_CODE_INVALID_ARGUMENT || !strstr(cff_status_message(s), "not a live handle")) {
         fprintf(stderr, "step after free: %s\n", cff_status_message(s));

@@ -66,7 +66,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     b.dtype = (what & 0x20) ? CFF_DTYPE_FLOAT32 : CFF_DTYPE_UINT8;
     b.layout = (what & 0x10) ? CFF_LAYOUT_NHWC : CFF_LAYOUT_NCHW;
     b.images = b.dtype == CFF_DTYPE_FLOAT32 ? static_cast<const void*>(f32.data()) : u8.data();
+    b.images_length = int64_t(u8.size()) + (in.next() % 8 == 0 ? 1 : 0);  // sometimes the wrong length
     b.labels = labels.data();
+    b.labels_length = count;
     b.count = count;
     b.channels = c;
     b.height = side;
@@ -74,12 +76,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     double losses[4];
     int64_t written = 0;
     switch (what % 9) {
-      case 0: check(cff_step(model, &b, losses, 4, &written)); break;
-      case 1: check(cff_head_step(model, &b, nullptr)); break;
+      case 0: check(cff_model_step(model, &b, losses, 4, &written)); break;
+      case 1: check(cff_model_head_step(model, &b, nullptr)); break;
       case 2: {
         std::vector<int64_t> out(static_cast<size_t>(count));
         std::vector<float> scores(static_cast<size_t>(count * classes));
-        check(cff_predict(model, &b, 1 + in.next() % classes, out.data(), count, scores.data(), count * classes,
+        check(cff_model_predict(model, &b, 1 + in.next() % classes, out.data(), count, scores.data(), count * classes,
                           nullptr, 0));
         break;
       }
@@ -92,7 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 4:
         if (!batches.empty()) {
           auto* lb = batches[in.next() % batches.size()];
-          check(cff_train_layer(model, lb, int64_t(in.next() % 4), nullptr));
+          check(cff_model_train_layer(model, lb, int64_t(in.next() % 4), nullptr));
         }
         break;
       case 5: check(cff_model_save(model, ckpt.c_str())); break;
@@ -106,13 +108,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         int64_t e = 0;
         check(cff_model_embed_dim(model, &e));
         std::vector<float> emb(static_cast<size_t>(count * e));
-        check(cff_embed(model, &b, int64_t(in.next() % 4), emb.data(), int64_t(emb.size())));
+        check(cff_model_embed(model, &b, int64_t(in.next() % 4), emb.data(), int64_t(emb.size())));
         break;
       }
       case 8: {
         const int64_t ks[2] = {1, 1 + in.next() % (classes + 1)};
         double acc[2];
-        check(cff_evaluate(model, &b, ks, 2, acc));
+        check(cff_model_evaluate(model, &b, ks, 2, acc));
         break;
       }
     }

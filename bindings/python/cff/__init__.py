@@ -188,7 +188,7 @@ def torch_version():
 
 def set_threads(threads):
     """Sets the CPU threads LibTorch uses, process-wide (0 = every core)."""
-    _check(_L().cff_set_threads(threads))
+    _check(_L().cff_threads_set(threads))
 
 
 def plugin_abi_version():
@@ -261,9 +261,10 @@ class _Batch:
             raise _invalid("this call needs labels")
         self.count = n
         self.struct = _lib.Batch(
-            ctypes.sizeof(_lib.Batch), _DTYPES[self.images.dtype], _LAYOUTS[layout],
-            self.images.ctypes.data_as(c_void_p),
+            ctypes.sizeof(_lib.Batch), _DTYPES[self.images.dtype], _LAYOUTS[layout], 0,
+            self.images.ctypes.data_as(c_void_p), self.images.size,
             None if self.labels is None else self.labels.ctypes.data_as(ctypes.POINTER(c_int64)),
+            0 if self.labels is None else self.labels.size,
             n, c, h, w)
 
     @property
@@ -501,11 +502,11 @@ class Model(_Handle):
 
     def step(self, images, labels, layout="nchw"):
         """One local update of every layer (stage 1); returns the per-layer losses."""
-        return self._losses(_L().cff_step, _Batch(images, labels, layout, True))
+        return self._losses(_L().cff_model_step, _Batch(images, labels, layout, True))
 
     def layer_losses(self, images, labels, augment=False, layout="nchw"):
         """Per-layer local losses without any update."""
-        return self._losses(_L().cff_layer_losses, _Batch(images, labels, layout, True), int(bool(augment)))
+        return self._losses(_L().cff_model_layer_losses, _Batch(images, labels, layout, True), int(bool(augment)))
 
     def layer_batch(self, images, labels, augment=True, layout="nchw"):
         """Prepares a batch for layer-by-layer training with :meth:`train_layer`."""
@@ -517,18 +518,18 @@ class Model(_Handle):
     def train_layer(self, layer_batch, layer):
         """One local update of ``layer`` on a layer batch; returns the loss."""
         loss = c_double()
-        _check(_L().cff_train_layer(self._h, layer_batch._h, layer, byref(loss)))
+        _check(_L().cff_model_train_layer(self._h, layer_batch._h, layer, byref(loss)))
         return loss.value
 
     def head_step(self, images, labels, layout="nchw"):
         """One cross-entropy update of the linear head; returns the loss."""
         loss = c_double()
-        _check(_L().cff_head_step(self._h, _Batch(images, labels, layout, True).ref, byref(loss)))
+        _check(_L().cff_model_head_step(self._h, _Batch(images, labels, layout, True).ref, byref(loss)))
         return loss.value
 
     def head_loss(self, images, labels, layout="nchw"):
         loss = c_double()
-        _check(_L().cff_head_loss(self._h, _Batch(images, labels, layout, True).ref, byref(loss)))
+        _check(_L().cff_model_head_loss(self._h, _Batch(images, labels, layout, True).ref, byref(loss)))
         return loss.value
 
     def predict_full(self, images, k=1, layout="nchw"):
@@ -538,7 +539,7 @@ class Model(_Handle):
         labels = np.zeros(n, dtype=np.int64)
         scores = np.zeros((n, classes), dtype=np.float32)
         topk = np.zeros((n, max(k, 0)), dtype=np.int64)
-        _check(_L().cff_predict(self._h, b.ref, k, _i64p(labels), labels.size, _fp(scores), scores.size,
+        _check(_L().cff_model_predict(self._h, b.ref, k, _i64p(labels), labels.size, _fp(scores), scores.size,
                                 _i64p(topk), topk.size))
         return Prediction(labels, scores, topk)
 
@@ -546,7 +547,7 @@ class Model(_Handle):
         """Top-1 labels, int64 array of N."""
         b = _Batch(images, None, layout)
         labels = np.zeros(b.count, dtype=np.int64)
-        _check(_L().cff_predict(self._h, b.ref, 1, _i64p(labels), labels.size, None, 0, None, 0))
+        _check(_L().cff_model_predict(self._h, b.ref, 1, _i64p(labels), labels.size, None, 0, None, 0))
         return labels
 
     def predict_proba(self, images, layout="nchw"):
@@ -557,7 +558,7 @@ class Model(_Handle):
         """The pooled representation of ``layer``: float32 (N, E)."""
         b = _Batch(images, None, layout)
         out = np.zeros((b.count, self.embed_dim), dtype=np.float32)
-        _check(_L().cff_embed(self._h, b.ref, layer, _fp(out), out.size))
+        _check(_L().cff_model_embed(self._h, b.ref, layer, _fp(out), out.size))
         return out
 
     def evaluate(self, images, labels, ks=(1,), layout="nchw"):
@@ -565,14 +566,14 @@ class Model(_Handle):
         b = _Batch(images, labels, layout, True)
         k = np.ascontiguousarray(ks, dtype=np.int64)
         out = np.zeros(k.size, dtype=np.float64)
-        _check(_L().cff_evaluate(self._h, b.ref, _i64p(k), k.size, _dp(out)))
+        _check(_L().cff_model_evaluate(self._h, b.ref, _i64p(k), k.size, _dp(out)))
         return out.tolist()
 
     def evaluate_dataset(self, dataset, ks=(1,)):
         """Top-k accuracies over a whole :class:`Dataset`."""
         k = np.ascontiguousarray(ks, dtype=np.int64)
         out = np.zeros(k.size, dtype=np.float64)
-        _check(_L().cff_evaluate_dataset(self._h, dataset._h, _i64p(k), k.size, _dp(out)))
+        _check(_L().cff_model_evaluate_dataset(self._h, dataset._h, _i64p(k), k.size, _dp(out)))
         return out.tolist()
 
     def fit(self, dataset, checkpoint=None, progress=None):

@@ -13,7 +13,7 @@ import threading
 from ctypes import POINTER, c_char_p, c_double, c_float, c_int32, c_int64, c_uint32, c_uint64, c_void_p
 
 #: The ABI version (CFF_ABI_VERSION in cff.h) this binding was written for.
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 c_enum = ctypes.c_uint  # a C enum with small non-negative values (gcc, clang: unsigned int)
 
@@ -47,10 +47,13 @@ class Batch(ctypes.Structure):
 
     _fields_ = [
         ("struct_size", c_uint32),
-        ("dtype", c_enum),
-        ("layout", c_enum),
+        ("dtype", c_int32),
+        ("layout", c_int32),
+        ("reserved", c_int32),
         ("images", c_void_p),
+        ("images_length", c_int64),
         ("labels", POINTER(c_int64)),
+        ("labels_length", c_int64),
         ("count", c_int64),
         ("channels", c_int64),
         ("height", c_int64),
@@ -92,13 +95,14 @@ out_str = P(ctypes.c_void_p)  # char** outputs: read as void* so that the pointe
 SIGNATURES = {
     "cff_version": (c_char_p, []),
     "cff_abi_version": (c_uint32, []),
+    "cff_abi_check": (S, [c_uint32]),
     "cff_torch_version": (c_char_p, []),
     "cff_status_code": (c_enum, [S]),
     "cff_status_message": (c_char_p, [S]),
     "cff_status_free": (None, [S]),
     "cff_code_name": (c_char_p, [c_enum]),
     "cff_string_free": (None, [c_void_p]),
-    "cff_set_threads": (S, [c_int64]),
+    "cff_threads_set": (S, [c_int64]),
     "cff_limit_set": (S, [c_char_p, c_int64]),
     "cff_plugin_abi_version": (c_uint32, []),
     "cff_plugin_load": (S, [c_char_p, out_str]),
@@ -151,16 +155,16 @@ SIGNATURES = {
     "cff_layer_batch_create": (S, [P(Model), P(Batch), c_int32, P(P(LayerBatch))]),
     "cff_layer_batch_free": (None, [P(LayerBatch)]),
     "cff_layer_batch_next_layer": (S, [P(LayerBatch), i64p]),
-    "cff_train_layer": (S, [P(Model), P(LayerBatch), c_int64, dp]),
-    "cff_step": (S, [P(Model), P(Batch), dp, c_int64, i64p]),
-    "cff_layer_losses": (S, [P(Model), P(Batch), c_int32, dp, c_int64, i64p]),
-    "cff_head_step": (S, [P(Model), P(Batch), dp]),
-    "cff_head_loss": (S, [P(Model), P(Batch), dp]),
+    "cff_model_train_layer": (S, [P(Model), P(LayerBatch), c_int64, dp]),
+    "cff_model_step": (S, [P(Model), P(Batch), dp, c_int64, i64p]),
+    "cff_model_layer_losses": (S, [P(Model), P(Batch), c_int32, dp, c_int64, i64p]),
+    "cff_model_head_step": (S, [P(Model), P(Batch), dp]),
+    "cff_model_head_loss": (S, [P(Model), P(Batch), dp]),
     "cff_model_fit": (S, [P(Model), P(Dataset), PROGRESS_FN, c_void_p, c_char_p, P(c_int32)]),
-    "cff_predict": (S, [P(Model), P(Batch), c_int64, i64p, c_int64, fp, c_int64, i64p, c_int64]),
-    "cff_embed": (S, [P(Model), P(Batch), c_int64, fp, c_int64]),
-    "cff_evaluate": (S, [P(Model), P(Batch), i64p, c_int64, dp]),
-    "cff_evaluate_dataset": (S, [P(Model), P(Dataset), i64p, c_int64, dp]),
+    "cff_model_predict": (S, [P(Model), P(Batch), c_int64, i64p, c_int64, fp, c_int64, i64p, c_int64]),
+    "cff_model_embed": (S, [P(Model), P(Batch), c_int64, fp, c_int64]),
+    "cff_model_evaluate": (S, [P(Model), P(Batch), i64p, c_int64, dp]),
+    "cff_model_evaluate_dataset": (S, [P(Model), P(Dataset), i64p, c_int64, dp]),
     "cff_dataset_load_idx": (S, [c_char_p, c_char_p, P(P(Dataset))]),
     "cff_dataset_create": (S, [P(Batch), c_int64, P(P(Dataset))]),
     "cff_dataset_free": (None, [P(Dataset)]),
@@ -195,7 +199,7 @@ def candidates():
     if os.path.exists(build_tree):
         out.append(build_tree)
     found = ctypes.util.find_library("cff_c")
-    out.append(found or "libcff_c.so.0")
+    out.append(found or f"libcff_c.so.{ABI_VERSION}")
     return out
 
 
@@ -233,14 +237,22 @@ def load():
                 errors.append(str(e))
         if lib is None:
             raise OSError("libcff_c not found (set CFF_LIBRARY to its path): " + "; ".join(errors))
+        from . import CffError, Code  # noqa: circular at import time only
+
+        # cff_abi_version exists in every ABI: compare first, before looking up any other symbol.
+        lib.cff_abi_version.restype = c_uint32
+        lib.cff_abi_version.argtypes = []
+        problem = check_abi(ABI_VERSION, lib.cff_abi_version())
+        if problem:
+            raise CffError(Code.UNSUPPORTED, problem)
         for name, (restype, argtypes) in SIGNATURES.items():
             f = getattr(lib, name)
             f.restype = restype
             f.argtypes = argtypes
-        problem = check_abi(ABI_VERSION, lib.cff_abi_version())
-        if problem:
-            from . import CffError, Code  # noqa: circular at import time only
-
-            raise CffError(Code.UNSUPPORTED, problem)
+        status = lib.cff_abi_check(ABI_VERSION)  # the library's own verdict
+        if status:
+            message = lib.cff_status_message(status).decode(errors="replace")
+            lib.cff_status_free(status)
+            raise CffError(Code.UNSUPPORTED, message)
         _lib = lib
         return lib

@@ -2,6 +2,7 @@
 
 Run from the repository: PYTHONPATH=bindings/python /usr/bin/python3 -m unittest discover -s bindings/python/tests
 """
+import ctypes
 import gc
 import os
 import re
@@ -80,7 +81,16 @@ class Versions(unittest.TestCase):
             arity = 0 if params.strip() == "void" else params.count(",") + 1
             restype, argtypes = _lib.SIGNATURES[name]
             self.assertEqual(len(argtypes), arity, f"{name}: cff.h has {arity} parameters")
-            self.assertEqual(restype is _lib.S, ret.replace(" ", "") == "cff_status*", f"{name}: result type")
+            returns_status = ret.replace("CFF_NODISCARD", "").replace(" ", "") == "cff_status*"
+            self.assertEqual(restype is _lib.S, returns_status, f"{name}: result type")
+            self.assertEqual(returns_status, "CFF_NODISCARD" in ret, f"{name}: a status result is CFF_NODISCARD")
+
+    def test_batch_layout_matches_c(self):
+        from cff import _lib
+        # x86-64 / aarch64 SysV: 4 x 4-byte fields, then pointer + length twice, then 4 x int64.
+        self.assertEqual(ctypes.sizeof(_lib.Batch), 80)
+        self.assertEqual(_lib.Batch.images.offset, 16)
+        self.assertEqual(_lib.Batch.labels_length.offset, 40)
 
     def test_abi_mismatch_is_refused(self):
         self.assertIsNone(cff.check_abi(1, 1))

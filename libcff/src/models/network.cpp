@@ -23,7 +23,7 @@ torch::Tensor patchify(const torch::Tensor& images, int64_t p) {
 namespace {
 // fc(x), but one row without autograd or autocast goes through a matrix-vector product: for a
 // one-row GEMM OpenBLAS (0.3.21) packs the whole weight first, 67% of a one-image MLP predict;
-// gemv reads the weight once (one-image cff_predict on MLP[500 3]: see README, Speed).
+// gemv reads the weight once (one-image cff_model_predict on MLP[500 3]: see README, Speed).
 torch::Tensor linear(torch::nn::Linear& fc, const torch::Tensor& x) {
   if (x.dim() == 2 && x.size(0) == 1 && !torch::GradMode::is_enabled() && x.scalar_type() == fc->weight.scalar_type() &&
       !autocast_dtype(x.device()))

@@ -11,7 +11,7 @@
 use std::os::raw::{c_char, c_void};
 
 /// The ABI version this crate was transcribed from (`CFF_ABI_VERSION` in cff.h).
-pub const CFF_ABI_VERSION: u32 = 1;
+pub const CFF_ABI_VERSION: u32 = 2;
 
 /// `cff_code`: what kind of failure a status reports (pinned values).
 #[repr(transparent)]
@@ -122,10 +122,17 @@ pub struct cff_provider_list {
 #[derive(Clone, Copy, Debug)]
 pub struct cff_batch {
     pub struct_size: u32,
-    pub dtype: cff_dtype,
-    pub layout: cff_layout,
+    /// A `cff_dtype` value.
+    pub dtype: i32,
+    /// A `cff_layout` value.
+    pub layout: i32,
+    pub reserved: i32,
     pub images: *const c_void,
+    /// Elements in `images`.
+    pub images_length: i64,
     pub labels: *const i64,
+    /// Elements in `labels` (0 when it is null).
+    pub labels_length: i64,
     pub count: i64,
     pub channels: i64,
     pub height: i64,
@@ -136,10 +143,13 @@ impl cff_batch {
     /// `CFF_BATCH_INIT`.
     pub const INIT: cff_batch = cff_batch {
         struct_size: std::mem::size_of::<cff_batch>() as u32,
-        dtype: cff_dtype::UINT8,
-        layout: cff_layout::CFF_LAYOUT_NCHW,
+        dtype: cff_dtype::UINT8.0 as i32,
+        layout: cff_layout::CFF_LAYOUT_NCHW as i32,
+        reserved: 0,
         images: std::ptr::null(),
+        images_length: 0,
         labels: std::ptr::null(),
+        labels_length: 0,
         count: 0,
         channels: 0,
         height: 0,
@@ -173,6 +183,7 @@ extern "C" {
     // Versions
     pub fn cff_version() -> *const c_char;
     pub fn cff_abi_version() -> u32;
+    pub fn cff_abi_check(host_abi_version: u32) -> *mut cff_status;
     pub fn cff_torch_version() -> *const c_char;
 
     // Status
@@ -183,7 +194,7 @@ extern "C" {
     pub fn cff_string_free(string: *mut c_char);
 
     // Runtime
-    pub fn cff_set_threads(threads: i64) -> *mut cff_status;
+    pub fn cff_threads_set(threads: i64) -> *mut cff_status;
     pub fn cff_limit_set(name: *const c_char, value: i64) -> *mut cff_status;
     pub fn cff_plugin_abi_version() -> u32;
     pub fn cff_plugin_load(path: *const c_char, out_name: *mut *mut c_char) -> *mut cff_status;
@@ -266,20 +277,20 @@ extern "C" {
     ) -> *mut cff_status;
     pub fn cff_layer_batch_free(layer_batch: *mut cff_layer_batch);
     pub fn cff_layer_batch_next_layer(layer_batch: *const cff_layer_batch, out_layer: *mut i64) -> *mut cff_status;
-    pub fn cff_train_layer(
+    pub fn cff_model_train_layer(
         model: *mut cff_model,
         layer_batch: *mut cff_layer_batch,
         layer: i64,
         out_loss: *mut f64,
     ) -> *mut cff_status;
-    pub fn cff_step(
+    pub fn cff_model_step(
         model: *mut cff_model,
         batch: *const cff_batch,
         out_losses: *mut f64,
         losses_capacity: i64,
         out_count: *mut i64,
     ) -> *mut cff_status;
-    pub fn cff_layer_losses(
+    pub fn cff_model_layer_losses(
         model: *mut cff_model,
         batch: *const cff_batch,
         augment: i32,
@@ -289,8 +300,8 @@ extern "C" {
     ) -> *mut cff_status;
 
     // Stage 2
-    pub fn cff_head_step(model: *mut cff_model, batch: *const cff_batch, out_loss: *mut f64) -> *mut cff_status;
-    pub fn cff_head_loss(model: *mut cff_model, batch: *const cff_batch, out_loss: *mut f64) -> *mut cff_status;
+    pub fn cff_model_head_step(model: *mut cff_model, batch: *const cff_batch, out_loss: *mut f64) -> *mut cff_status;
+    pub fn cff_model_head_loss(model: *mut cff_model, batch: *const cff_batch, out_loss: *mut f64) -> *mut cff_status;
 
     // Whole runs
     pub fn cff_model_fit(
@@ -303,7 +314,7 @@ extern "C" {
     ) -> *mut cff_status;
 
     // Inference
-    pub fn cff_predict(
+    pub fn cff_model_predict(
         model: *mut cff_model,
         batch: *const cff_batch,
         k: i64,
@@ -314,21 +325,21 @@ extern "C" {
         out_topk: *mut i64,
         topk_length: i64,
     ) -> *mut cff_status;
-    pub fn cff_embed(
+    pub fn cff_model_embed(
         model: *mut cff_model,
         batch: *const cff_batch,
         layer: i64,
         out_embeddings: *mut f32,
         embeddings_length: i64,
     ) -> *mut cff_status;
-    pub fn cff_evaluate(
+    pub fn cff_model_evaluate(
         model: *mut cff_model,
         batch: *const cff_batch,
         ks: *const i64,
         num_ks: i64,
         out_accuracies: *mut f64,
     ) -> *mut cff_status;
-    pub fn cff_evaluate_dataset(
+    pub fn cff_model_evaluate_dataset(
         model: *mut cff_model,
         data: *const cff_dataset,
         ks: *const i64,
@@ -404,8 +415,10 @@ mod tests {
 
     #[test]
     fn batch_layout_matches_c() {
-        // x86-64 / aarch64 SysV: 3 x 4-byte fields, padding to 16, 2 pointers, 4 x i64.
-        assert_eq!(std::mem::size_of::<cff_batch>(), 64);
+        // x86-64 / aarch64 SysV: 4 x 4-byte fields, then pointer + length twice, then 4 x i64.
+        assert_eq!(std::mem::size_of::<cff_batch>(), 80);
+        assert_eq!(std::mem::offset_of!(cff_batch, images), 16);
+        assert_eq!(std::mem::offset_of!(cff_batch, labels_length), 40);
         assert_eq!(std::mem::size_of::<cff_progress>(), 96);
     }
 }

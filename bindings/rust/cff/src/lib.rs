@@ -213,14 +213,21 @@ pub fn check_abi(expected: u32, library: u32) -> Result<()> {
 /// Checked once, before the first object is created.
 fn ensure_abi() -> Result<()> {
     static RESULT: OnceLock<Result<()>> = OnceLock::new();
-    RESULT.get_or_init(|| check_abi(ABI_VERSION, abi_version())).clone()
+    RESULT
+        .get_or_init(|| {
+            // cff_abi_version exists in every ABI: compare first; then the library's own verdict.
+            check_abi(ABI_VERSION, abi_version())?;
+            // SAFETY: plain value.
+            check(unsafe { sys::cff_abi_check(ABI_VERSION) })
+        })
+        .clone()
 }
 
 /// Sets the number of CPU threads LibTorch uses, process-wide (0 = every core).
 pub fn set_threads(threads: i64) -> Result<()> {
     ensure_abi()?;
     // SAFETY: plain value.
-    check(unsafe { sys::cff_set_threads(threads) })
+    check(unsafe { sys::cff_threads_set(threads) })
 }
 
 /// The plugin ABI version the library loads.
@@ -404,29 +411,31 @@ impl<'a> Batch<'a> {
             Pixels::U8(s) => (s.as_ptr() as *const c_void, s.len(), sys::cff_dtype::UINT8),
             Pixels::F32(s) => (s.as_ptr() as *const c_void, s.len(), sys::cff_dtype::FLOAT32),
         };
-        // cff_batch carries no buffer length: a short slice must be caught here, not read past.
+        // The library checks images_length too; checked here first for a message in Rust's terms.
         if elements != Some(len as i64) {
             return Err(invalid(format!(
                 "image buffer holds {len} elements but the batch shape {n}x{c}x{h}x{w} needs {}",
                 elements.map_or("more".to_string(), |e| e.to_string())
             )));
         }
-        let labels = match self.labels {
+        let (labels, labels_length) = match self.labels {
             Some(l) if l.len() as i64 != n => {
                 return Err(invalid(format!("{} labels for a batch of {n} images", l.len())))
             }
-            Some(l) => l.as_ptr(),
+            Some(l) => (l.as_ptr(), l.len() as i64),
             None if need_labels => return Err(invalid("this call needs labels: use Batch::with_labels")),
-            None => ptr::null(),
+            None => (ptr::null(), 0),
         };
         Ok(cff_batch {
-            dtype,
+            dtype: dtype.0 as i32,
             layout: match self.layout {
                 Layout::Nchw => sys::cff_layout::CFF_LAYOUT_NCHW,
                 Layout::Nhwc => sys::cff_layout::CFF_LAYOUT_NHWC,
-            },
+            } as i32,
             images: ptr,
+            images_length: len as i64,
             labels,
+            labels_length,
             count: n,
             channels: c,
             height: h,
@@ -779,7 +788,7 @@ impl Model {
         let mut n = 0;
         // SAFETY: live model; `b` points into borrowed slices checked against its shape; the
         // losses buffer holds `len` values.
-        check(unsafe { sys::cff_step(self.raw, &b, losses.as_mut_ptr(), losses.len() as i64, &mut n) })?;
+        check(unsafe { sys::cff_model_step(self.raw, &b, losses.as_mut_ptr(), losses.len() as i64, &mut n) })?;
         losses.truncate(n as usize);
         Ok(losses)
     }
@@ -791,7 +800,7 @@ impl Model {
         let mut n = 0;
         // SAFETY: as in step.
         check(unsafe {
-            sys::cff_layer_losses(
+            sys::cff_model_layer_losses(
                 self.raw,
                 &b,
                 augment as i32,
@@ -817,7 +826,7 @@ impl Model {
     pub fn train_layer(&mut self, batch: &mut LayerBatch, layer: usize) -> Result<f64> {
         let mut loss = 0.0;
         // SAFETY: live model and layer batch.
-        check(unsafe { sys::cff_train_layer(self.raw, batch.raw, layer as i64, &mut loss) })?;
+        check(unsafe { sys::cff_model_train_layer(self.raw, batch.raw, layer as i64, &mut loss) })?;
         Ok(loss)
     }
 
@@ -826,7 +835,7 @@ impl Model {
         let b = batch.raw(true)?;
         let mut loss = 0.0;
         // SAFETY: as in step.
-        check(unsafe { sys::cff_head_step(self.raw, &b, &mut loss) })?;
+        check(unsafe { sys::cff_model_head_step(self.raw, &b, &mut loss) })?;
         Ok(loss)
     }
 
@@ -835,7 +844,7 @@ impl Model {
         let b = batch.raw(true)?;
         let mut loss = 0.0;
         // SAFETY: as in step.
-        check(unsafe { sys::cff_head_loss(self.raw, &b, &mut loss) })?;
+        check(unsafe { sys::cff_model_head_loss(self.raw, &b, &mut loss) })?;
         Ok(loss)
     }
 
@@ -894,7 +903,7 @@ impl Model {
         let mut labels = vec![0i64; batch.count()];
         // SAFETY: as in step; the output holds exactly `count` labels.
         check(unsafe {
-            sys::cff_predict(
+            sys::cff_model_predict(
                 self.raw,
                 &b,
                 1,
@@ -919,7 +928,7 @@ impl Model {
         let mut topk = vec![0i64; n * k];
         // SAFETY: as in step; each output is exactly as long as stated.
         check(unsafe {
-            sys::cff_predict(
+            sys::cff_model_predict(
                 self.raw,
                 &b,
                 k as i64,
@@ -945,7 +954,7 @@ impl Model {
         let b = batch.raw(false)?;
         let mut out = vec![0f32; batch.count() * self.embed_dim()?];
         // SAFETY: as in step; the output holds count * E floats.
-        check(unsafe { sys::cff_embed(self.raw, &b, layer as i64, out.as_mut_ptr(), out.len() as i64) })?;
+        check(unsafe { sys::cff_model_embed(self.raw, &b, layer as i64, out.as_mut_ptr(), out.len() as i64) })?;
         Ok(out)
     }
 
@@ -954,7 +963,7 @@ impl Model {
         let b = batch.raw(true)?;
         let mut out = vec![0f64; ks.len()];
         // SAFETY: as in step; `out` holds ks.len() values.
-        check(unsafe { sys::cff_evaluate(self.raw, &b, ks.as_ptr(), ks.len() as i64, out.as_mut_ptr()) })?;
+        check(unsafe { sys::cff_model_evaluate(self.raw, &b, ks.as_ptr(), ks.len() as i64, out.as_mut_ptr()) })?;
         Ok(out)
     }
 
@@ -963,7 +972,7 @@ impl Model {
         let mut out = vec![0f64; ks.len()];
         // SAFETY: live model and dataset; `out` holds ks.len() values.
         check(unsafe {
-            sys::cff_evaluate_dataset(self.raw, data.raw, ks.as_ptr(), ks.len() as i64, out.as_mut_ptr())
+            sys::cff_model_evaluate_dataset(self.raw, data.raw, ks.as_ptr(), ks.len() as i64, out.as_mut_ptr())
         })?;
         Ok(out)
     }

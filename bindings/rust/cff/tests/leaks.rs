@@ -19,7 +19,9 @@ fn cycle(models: usize, predicts: usize, images: &[u8], labels: &[i64]) {
         drop(Model::from_json(CONFIG).unwrap());
     }
     let mut model = Model::from_json(CONFIG).unwrap();
-    model.step(&Batch::new(images, [N, 1, 8, 8]).with_labels(labels)).unwrap();
+    model
+        .step(&Batch::new(images, [N, 1, 8, 8]).with_labels(labels))
+        .unwrap();
     for _ in 0..predicts {
         assert_eq!(model.predict(&Batch::new(images, [N, 1, 8, 8])).unwrap().len(), N);
     }
@@ -34,5 +36,8 @@ fn models_and_predicts_do_not_leak() {
     cycle(2000, 5000, &images, &labels);
     let growth = rss_mib() - before;
     println!("RSS {before:.1} MiB before, growth {growth:+.1} MiB over 2,000 models and 5,000 predictions");
-    assert!(growth < BOUND_MIB, "RSS grew by {growth:.1} MiB (bound {BOUND_MIB} MiB)");
+    assert!(
+        growth < BOUND_MIB,
+        "RSS grew by {growth:.1} MiB (bound {BOUND_MIB} MiB)"
+    );
 }
