@@ -1,7 +1,7 @@
 package cff
 
-// This file exports the Fit progress trampoline; cgo allows only declarations in the preamble of
-// a file with //export.
+// This file exports the Fit progress and log trampolines; cgo allows only declarations in the
+// preamble of a file with //export.
 
 /*
 #include <cff.h>
@@ -11,8 +11,20 @@ import "C"
 import (
 	"fmt"
 	"runtime/cgo"
+	"sync/atomic"
 	"unsafe"
 )
+
+// logHandler is the installed SetLogHandler function (nil: none).
+var logHandler atomic.Pointer[func(level int, message string)]
+
+//export cffgoLog
+func cffgoLog(level C.int32_t, message *C.char, _ unsafe.Pointer) {
+	if h := logHandler.Load(); h != nil {
+		defer func() { _ = recover() }() // a panic must not unwind through the library's frames
+		(*h)(int(level), C.GoString(message))
+	}
+}
 
 func copyDoubles(p *C.double, n C.int64_t) []float64 {
 	if p == nil || n <= 0 {

@@ -14,6 +14,10 @@ package cff
 /*
 #include <stdlib.h>
 #include <cff.h>
+
+// The log trampoline is exported from callback.go.
+extern void cffgoLog(int32_t level, char* message, void* user_data);
+static void cffgo_log_set(void) { cff_log_set((cff_log_fn)cffgoLog, NULL); }
 */
 import "C"
 
@@ -138,6 +142,45 @@ func SetLimit(name string, value int64) error {
 	s := C.CString(name)
 	defer C.free(unsafe.Pointer(s))
 	return statusError(C.cff_limit_set(s, C.int64_t(value)))
+}
+
+// LRScheduleScale is the lr factor Fit applies at step of totalSteps: 1 for the constant schedule,
+// 0.5 (1 + cos(pi step / totalSteps)) for cosine.
+func LRScheduleScale(cosine bool, step, totalSteps int) (float64, error) {
+	if err := ensureABI(); err != nil {
+		return 0, err
+	}
+	schedule := C.int32_t(C.CFF_LR_SCHEDULE_CONSTANT)
+	if cosine {
+		schedule = C.CFF_LR_SCHEDULE_COSINE
+	}
+	var out C.double
+	err := statusError(C.cff_lr_schedule_scale(schedule, C.int64_t(step), C.int64_t(totalSteps), &out))
+	return float64(out), err
+}
+
+// DiscoverPlugins loads every libcff-plugin-*.so on the plugin search path (once) and returns how
+// many files loaded and failed.
+func DiscoverPlugins() (loaded, failed int, err error) {
+	if err := ensureABI(); err != nil {
+		return 0, 0, err
+	}
+	var l, f C.int64_t
+	err = statusError(C.cff_plugins_discover(&l, &f))
+	return int(l), int(f), err
+}
+
+// SetLogHandler installs f for the library's messages (level 0 debug .. 3 error; e.g. a skipped
+// image file, a plugin that differs from the recorded one); nil drops them, the default. f may be
+// called from library threads and must not call into the library.
+func SetLogHandler(f func(level int, message string)) {
+	if f == nil {
+		C.cff_log_set(nil, nil)
+		logHandler.Store(nil)
+		return
+	}
+	logHandler.Store(&f)
+	C.cffgo_log_set()
 }
 
 // LoadPlugin loads a loss/augmentation plugin (a shared library) and returns the plugin's name;

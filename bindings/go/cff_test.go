@@ -585,3 +585,58 @@ func TestUnclosedDatasetsDoNotPileUp(t *testing.T) {
 		t.Fatalf("RSS grew by %d MiB", peak-before)
 	}
 }
+
+// What a host that trains step by step gets: batches, normalisation, an lr scale and the schedule.
+func TestStepHostsGetBatchesNormalizationAndAnLRScale(t *testing.T) {
+	images, labels := trainingData()
+	d := must(cff.NewDataset(&cff.Batch{Images: images, Labels: labels, Shape: [4]int{n, 1, 8, 8}}, 2))
+	mean, std, err := d.Normalization()
+	if err != nil || len(mean) != 1 || std[0] <= 0 {
+		t.Fatalf("normalization: %v %v %v", mean, std, err)
+	}
+	it := must(d.Batches(5, 3, true))
+	defer it.Close()
+	d.Close() // the iterator keeps its own reference
+	var counts []int
+	for {
+		px, lb, _, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lb == nil {
+			break
+		}
+		counts = append(counts, len(lb))
+		if len(px) != len(lb)*64 {
+			t.Fatalf("%d pixels for %d labels", len(px), len(lb))
+		}
+	}
+	if fmt.Sprint(counts) != "[5 5 5 1]" {
+		t.Fatalf("batch sizes %v", counts)
+	}
+	m := must(cff.NewModelJSON(config))
+	defer m.Close()
+	before := must(m.PredictFull(&cff.Batch{Images: images, Shape: [4]int{n, 1, 8, 8}}, 1))
+	if err := m.SetLRScale(0); err != nil {
+		t.Fatal(err)
+	}
+	must(m.Step(&cff.Batch{Images: images, Labels: labels, Shape: [4]int{n, 1, 8, 8}}))
+	after := must(m.PredictFull(&cff.Batch{Images: images, Shape: [4]int{n, 1, 8, 8}}, 1))
+	if fmt.Sprint(before.Scores) != fmt.Sprint(after.Scores) {
+		t.Fatal("a step at lr scale 0 moved the weights")
+	}
+	if err := m.SetLRScale(-1); !errors.Is(err, cff.ErrInvalidArgument) {
+		t.Fatalf("negative scale: %v", err)
+	}
+	if s, err := cff.LRScheduleScale(true, 5, 10); err != nil || math.Abs(s-0.5) > 1e-12 {
+		t.Fatalf("cosine at half way: %v %v", s, err)
+	}
+	if _, _, err := cff.DiscoverPlugins(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLogHandlerInstallsAndRemoves(t *testing.T) {
+	cff.SetLogHandler(func(level int, message string) {})
+	cff.SetLogHandler(nil)
+}

@@ -186,3 +186,75 @@ func (d *Dataset) ClassName(index int) (string, error) {
 	runtime.KeepAlive(d)
 	return s, nil
 }
+
+// Normalization returns the per-channel mean and standard deviation of the images scaled to
+// [0, 1], as Fit computes them (for Options.SetNormalization when training step by step).
+func (d *Dataset) Normalization() (mean, std []float64, err error) {
+	info, err := d.Info()
+	if err != nil {
+		return nil, nil, err
+	}
+	mean, std = make([]float64, info.Channels), make([]float64, info.Channels)
+	err = statusError(C.cff_dataset_normalization(d.ptr(), (*C.double)(unsafe.Pointer(&mean[0])),
+		(*C.double)(unsafe.Pointer(&std[0])), C.int64_t(info.Channels)))
+	runtime.KeepAlive(d)
+	return mean, std, err
+}
+
+// BatchIterator yields a dataset's batches into Go buffers, filled by the library (Dataset.Batches).
+// Use it from one goroutine at a time; Close it when done.
+type BatchIterator struct {
+	raw                 atomic.Pointer[C.cff_batch_iterator]
+	batchSize, imageLen int
+}
+
+// Batches returns an iterator over batches of batchSize images; with shuffle, epoch e is
+// shuffled by (seed, e) as libcff's own loader does. It keeps its own reference to the data.
+func (d *Dataset) Batches(batchSize int, seed uint64, shuffle bool) (*BatchIterator, error) {
+	info, err := d.Info()
+	if err != nil {
+		return nil, err
+	}
+	flag := C.int32_t(0)
+	if shuffle {
+		flag = 1
+	}
+	var raw *C.cff_batch_iterator
+	if err := statusError(C.cff_batch_iterator_create(d.ptr(), C.int64_t(batchSize), C.uint64_t(seed), flag, &raw)); err != nil {
+		return nil, err
+	}
+	runtime.KeepAlive(d)
+	it := &BatchIterator{batchSize: batchSize, imageLen: info.Channels * info.Height * info.Width}
+	it.raw.Store(raw)
+	runtime.SetFinalizer(it, (*BatchIterator).Close)
+	return it, nil
+}
+
+// Next returns the next batch of the current epoch (uint8 pixels, labels, epoch), or nil slices
+// once the epoch is over; the call after that starts the next epoch.
+func (it *BatchIterator) Next() ([]uint8, []int64, int, error) {
+	if it == nil {
+		return nil, nil, 0, invalid("the batch iterator is nil")
+	}
+	images := make([]uint8, it.batchSize*it.imageLen)
+	labels := make([]int64, it.batchSize)
+	var count, epoch C.int64_t
+	err := statusError(C.cff_batch_iterator_next(it.raw.Load(), C.int32_t(Uint8), unsafe.Pointer(&images[0]),
+		C.int64_t(len(images)), (*C.int64_t)(unsafe.Pointer(&labels[0])), C.int64_t(len(labels)), &count, &epoch))
+	runtime.KeepAlive(it)
+	if err != nil || count == 0 {
+		return nil, nil, int(epoch), err
+	}
+	return images[:int(count)*it.imageLen], labels[:count], int(epoch), nil
+}
+
+// Close frees the iterator; safe to call twice.
+func (it *BatchIterator) Close() {
+	if it == nil {
+		return
+	}
+	if raw := it.raw.Swap(nil); raw != nil {
+		C.cff_batch_iterator_free(raw)
+		runtime.SetFinalizer(it, nil)
+	}
+}

@@ -336,6 +336,12 @@ func (m *Model) SetFFPrediction(mode FFPrediction) error {
 	return m.done(C.cff_model_set_ff_prediction(m.ptr(), C.cff_ff_prediction(mode)))
 }
 
+// SetLRScale makes every layer train at scale x lr and the head at scale x head lr from now on
+// (a schedule of your own when training step by step; see LRScheduleScale).
+func (m *Model) SetLRScale(scale float64) error {
+	return m.done(C.cff_model_set_lr_scale(m.ptr(), C.double(scale)))
+}
+
 func (m *Model) lossBuffer() ([]float64, error) {
 	n, err := m.NumLayers()
 	if err != nil {

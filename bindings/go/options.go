@@ -154,6 +154,11 @@ func (o *Options) SetSeed(seed uint64) error {
 func (o *Options) SetPrecision(p Precision) error {
 	return o.call(C.cff_options_set_precision(o.ptr(), C.cff_precision(p)))
 }
+
+// SetLRSchedule sets Fit's learning-rate schedule: 0 auto, 1 constant, 2 cosine (cff_lr_schedule).
+func (o *Options) SetLRSchedule(schedule int) error {
+	return o.call(C.cff_options_set_lr_schedule(o.ptr(), C.cff_lr_schedule(schedule)))
+}
 func (o *Options) SetThreads(n int) error {
 	return o.call(C.cff_options_set_threads(o.ptr(), C.int64_t(n)))
 }

@@ -189,6 +189,21 @@ typedef enum cff_provider_kind {
   CFF_PROVIDER_KIND_AUGMENTATION = 1 /**< augmentations ("crop", "hflip", ...) */
 } cff_provider_kind;
 
+/** How cff_model_fit() moves the learning rate over a stage (the JSON key "train.lr_schedule"). */
+typedef enum cff_lr_schedule {
+  CFF_LR_SCHEDULE_AUTO = 0,     /**< cosine for contrastive and backprop, constant for FF */
+  CFF_LR_SCHEDULE_CONSTANT = 1, /**< the configured lr throughout */
+  CFF_LR_SCHEDULE_COSINE = 2    /**< cosine decay, step by step, from the configured lr to 0 */
+} cff_lr_schedule;
+
+/** Importance of a log message (cff_log_set()). */
+typedef enum cff_log_level {
+  CFF_LOG_LEVEL_DEBUG = 0,
+  CFF_LOG_LEVEL_INFO = 1,
+  CFF_LOG_LEVEL_WARNING = 2, /**< e.g. an image file skipped, a plugin that differs from the recorded one */
+  CFF_LOG_LEVEL_ERROR = 3
+} cff_log_level;
+
 /* ---- Batches in host memory ------------------------------------------------------------------ */
 
 /** A batch of images (and labels) in the caller's memory. A plain struct of fixed-width fields (no
@@ -231,6 +246,16 @@ CFF_API CFF_NODISCARD cff_status* cff_threads_set(int64_t threads);
 /** Checks that `device` ("auto", "cpu", "cuda", "cuda:N") names a usable device. NULL status when it
  *  does; INVALID_ARGUMENT for an unknown name; UNSUPPORTED when CUDA is absent. Thread-safe. */
 CFF_API CFF_NODISCARD cff_status* cff_device_check(const char* device);
+
+/** Receives one message of the library: a ::cff_log_level value and one line of UTF-8 text
+ *  without a newline, valid during the call. It may be called from any thread, several at once
+ *  (data loading runs on worker threads); it must not call into libcff. */
+typedef void (*cff_log_fn)(int32_t level, const char* message, void* user_data);
+
+/** Installs the process-wide log callback; NULL drops every message (the default). The library
+ *  never writes to stdout or stderr by itself: warnings such as a skipped image file come here
+ *  (the `cff` tool prints them to stderr). Thread-safe. Never fails. */
+CFF_API void cff_log_set(cff_log_fn fn, void* user_data);
 
 /* ---- Options --------------------------------------------------------------------------------- */
 
@@ -300,6 +325,8 @@ CFF_API CFF_NODISCARD cff_status* cff_options_set_seed(cff_options* options, uin
 /** Device: "auto" (CUDA when present), "cpu", "cuda", "cuda:N". Checked by cff_model_create(). */
 CFF_API CFF_NODISCARD cff_status* cff_options_set_device(cff_options* options, const char* device);
 CFF_API CFF_NODISCARD cff_status* cff_options_set_precision(cff_options* options, cff_precision precision);
+/** Learning-rate schedule of cff_model_fit() (step-by-step hosts: cff_model_set_lr_scale()). */
+CFF_API CFF_NODISCARD cff_status* cff_options_set_lr_schedule(cff_options* options, cff_lr_schedule schedule);
 /** CPU threads, >= 0 (0 = automatic, see cff_threads_set()). Applied process-wide when the model
  *  is created. */
 CFF_API CFF_NODISCARD cff_status* cff_options_set_threads(cff_options* options, int64_t threads);
@@ -374,6 +401,18 @@ CFF_API CFF_NODISCARD cff_status* cff_model_device(cff_model* model, char** out_
 CFF_API CFF_NODISCARD cff_status* cff_model_config_json(cff_model* model, char** out_json);
 /** How an FF model predicts from now on (no effect on other algorithms). */
 CFF_API CFF_NODISCARD cff_status* cff_model_set_ff_prediction(cff_model* model, cff_ff_prediction mode);
+
+/** For hosts that train step by step with a schedule of their own: from now on every layer trains
+ *  at `scale` x the options' lr and the head at `scale` x the head lr (cff_model_fit() sets its
+ *  own scale while it runs and leaves 1). Errors: INVALID_ARGUMENT (scale negative or not finite). */
+CFF_API CFF_NODISCARD cff_status* cff_model_set_lr_scale(cff_model* model, double scale);
+
+/** The factor ::cff_lr_schedule `schedule` applies at step `step` (0-based) of `total_steps`, as
+ *  cff_model_fit() does: 1 for CONSTANT; 0.5 (1 + cos(pi step / total_steps)) for COSINE. A host
+ *  passes it to cff_model_set_lr_scale() before each step. Errors: INVALID_ARGUMENT for AUTO
+ *  (pick one), total_steps < 1 or step outside 0..total_steps. Thread-safe. */
+CFF_API CFF_NODISCARD cff_status* cff_lr_schedule_scale(int32_t schedule, int64_t step, int64_t total_steps,
+                                                        double* out_scale);
 
 /* ---- Stage 1: layer-local training ------------------------------------------------------------ */
 
@@ -538,6 +577,37 @@ CFF_API CFF_NODISCARD cff_status* cff_dataset_labels(const cff_dataset* dataset,
  *  data has no names). Owned by the dataset; lives until cff_dataset_free(). */
 CFF_API CFF_NODISCARD cff_status* cff_dataset_class_name(const cff_dataset* dataset, int64_t index, const char** out_name);
 
+/** Per-channel mean and standard deviation of the dataset's images scaled to [0, 1] (each std at
+ *  least 1e-6): the normalisation cff_model_fit() computes, for cff_options_set_normalization()
+ *  when training step by step. `channels` must equal the dataset's channel count. */
+CFF_API CFF_NODISCARD cff_status* cff_dataset_normalization(const cff_dataset* dataset, double* out_mean,
+                                                            double* out_std, int64_t channels);
+
+/** Batches of a dataset for a host that trains step by step, filled into the host's buffers, so
+ *  that it need not copy the whole set into its own memory. Holds its own reference to the data:
+ *  the dataset may be freed first. Not synchronised: one thread at a time per iterator. */
+typedef struct cff_batch_iterator cff_batch_iterator;
+
+/** Creates an iterator over `dataset` in batches of `batch_size` (>= 1). With `shuffle` non-zero,
+ *  epoch e visits the images in a permutation seeded by (`seed`, e), the same rule the C++ Loader
+ *  uses; otherwise in order. The caller frees it with cff_batch_iterator_free(). */
+CFF_API CFF_NODISCARD cff_status* cff_batch_iterator_create(const cff_dataset* dataset, int64_t batch_size,
+                                                            uint64_t seed, int32_t shuffle,
+                                                            cff_batch_iterator** out_iterator);
+
+/** Releases an iterator. NULL is fine. */
+CFF_API void cff_batch_iterator_free(cff_batch_iterator* iterator);
+
+/** Copies the next batch: `out_images` gets count x C x H x W elements of ::cff_dtype `dtype`
+ *  (NCHW; uint8 0..255 or float32 0..1) and `out_labels` count labels; each buffer must hold a
+ *  full batch (batch_size images, labels). `*out_count` gets count: batch_size, less for the last
+ *  batch of an epoch, 0 once the epoch is over; the call after that starts the next epoch.
+ *  `out_epoch` (may be NULL) gets the 0-based epoch the batch belongs to. */
+CFF_API CFF_NODISCARD cff_status* cff_batch_iterator_next(cff_batch_iterator* iterator, int32_t dtype,
+                                                          void* out_images, int64_t images_length,
+                                                          int64_t* out_labels, int64_t labels_length,
+                                                          int64_t* out_count, int64_t* out_epoch);
+
 /* ---- Losses and augmentations ----------------------------------------------------------------- */
 
 /** A snapshot of one registry: the providers usable in loss / augmentation specs. Immutable. */
@@ -573,12 +643,12 @@ CFF_API CFF_NODISCARD cff_status* cff_limit_set(const char* name, int64_t value)
 
 /* ---- Plugins --------------------------------------------------------------------------------- */
 
-/** The plugin ABI version (CFF_PLUGIN_ABI_VERSION of plugins/include/cff_plugin.h) this library
+/** The plugin ABI version (CFF_PLUGIN_ABI_VERSION of the SDK header cff_plugin.h) this library
  *  loads; a plugin declaring another version is refused. Thread-safe. */
 CFF_API uint32_t cff_plugin_abi_version(void);
 
 /** Loads the plugin at `path` (a shared library exporting `cff_plugin_describe`, written against
- *  plugins/include/cff_plugin.h or cff/plugin_sdk.hpp) and registers its losses and augmentations
+ *  cff_plugin.h or cff/plugin_sdk.hpp) and registers its losses and augmentations
  *  under their names, usable in loss/augment specs of every model created afterwards. All of a
  *  plugin's providers register, or none. Loading a file already loaded succeeds and does nothing.
  *  Plugins in CFF_PLUGIN_PATH and the installed plugin folder load by themselves on first use.
@@ -595,6 +665,13 @@ CFF_API CFF_NODISCARD cff_status* cff_plugin_load(const char* path, char** out_n
  *  NULL) is set to 1 if the file was loaded, else 0. Errors: INVALID_ARGUMENT for a NULL path.
  *  Thread-safe. */
 CFF_API CFF_NODISCARD cff_status* cff_plugin_unload(const char* path, int32_t* out_unloaded);
+
+/** Loads every plugin file named `libcff-plugin-*.so` in the folders of CFF_PLUGIN_PATH
+ *  (colon-separated), then in `<folder of libcff>/cff/plugins`, once per process (later calls
+ *  report the first pass); a file that fails is skipped. Without this call the first spec naming
+ *  an unknown loss or augmentation, and every provider listing, run it. `out_loaded` and
+ *  `out_failed` (each may be NULL) get the counts of files loaded and failed. Thread-safe. */
+CFF_API CFF_NODISCARD cff_status* cff_plugins_discover(int64_t* out_loaded, int64_t* out_failed);
 
 #ifdef __cplusplus
 }

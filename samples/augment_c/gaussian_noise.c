@@ -1,8 +1,8 @@
 /* A custom augmentation as a C-ABI libcff plugin: additive Gaussian noise, clipped to [0, 1].
  * Deterministic for a given seed (splitmix64 + Box-Muller), independent of threads.
  *
- * Build:  cc -std=c99 -O2 -shared -fPIC -I<prefix>/include gaussian_noise.c -o gaussian_noise.so -lm
- * Use:    cff train DATA --out m.cff --plugin ./gaussian_noise.so --augment hflip+gaussian-noise:sigma=0.05
+ * Build:  cc -std=c99 -O2 -shared -fPIC -I<prefix>/include gaussian_noise.c -o libcff-plugin-gaussian_noise.so -lm
+ * Use:    cff train DATA --out m.cff --plugin ./libcff-plugin-gaussian_noise.so --augment hflip+gaussian-noise:sigma=0.05
  */
 #include <math.h>
 #include <stdio.h>

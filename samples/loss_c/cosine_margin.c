@@ -8,8 +8,8 @@
  * dL/du_i = 2 sum_j dL/ds_ij u_j, then through the normalisation:
  * dL/dz_i = (g_i - u_i (u_i . g_i)) / |z_i|.
  *
- * Build:  cc -std=c99 -O2 -shared -fPIC -I<prefix>/include cosine_margin.c -o cosine_margin.so -lm
- * Use:    cff train DATA --out m.cff --algo cff --plugin ./cosine_margin.so --loss cosine-margin:margin=0.2
+ * Build:  cc -std=c99 -O2 -shared -fPIC -I<prefix>/include cosine_margin.c -o libcff-plugin-cosine_margin.so -lm
+ * Use:    cff train DATA --out m.cff --algo cff --plugin ./libcff-plugin-cosine_margin.so --loss cosine-margin:margin=0.2
  */
 #include <math.h>
 #include <stdio.h>

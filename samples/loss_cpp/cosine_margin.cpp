@@ -4,7 +4,7 @@
 // libcff that loads it (libcff checks and refuses a mismatch).
 //
 // Build: see README.md (a three-line CMake project with find_package(cff)).
-// Use:   cff train DATA --out m.cff --algo cff --plugin ./cosine_margin_cpp.so --loss cosine-margin-cpp
+// Use:   cff train DATA --out m.cff --algo cff --plugin ./libcff-plugin-cosine_margin_cpp.so --loss cosine-margin-cpp
 #include <cff/plugin_sdk.hpp>
 
 namespace {

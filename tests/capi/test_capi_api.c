@@ -389,6 +389,104 @@ static void test_idx(const char* folder) {
   cff_dataset_free(ds);
 }
 
+/* What a step-by-step host needs (cff.h: lr scale, schedule, batch iterator, normalisation). */
+static int log_calls;
+static void count_log(int32_t level, const char* message, void* user_data) {
+  (void)level;
+  (void)message;
+  (void)user_data;
+  ++log_calls;
+}
+
+static void test_step_host(void) {
+  enum { n = 10, batch = 4 };
+  uint8_t images[n * kPixels], seen_images[batch * kPixels], before[kPixels];
+  int64_t labels[n], out_labels[batch], count = -1, epoch = -1, seen[n], loaded = -1, failed = -1;
+  double mean[1], std[1], scale = -1, want_mean = 0, want_sq = 0, losses[2];
+  float scores_a[n * kClasses], scores_b[n * kClasses];
+  cff_dataset* ds = NULL;
+  cff_batch_iterator* it = NULL;
+  cff_model* m;
+  cff_batch b;
+  int i, e, total, same = 1;
+  make_images(images, labels, n, 11);
+  b = make_batch(images, labels, n);
+  CHECK_OK(cff_dataset_create(&b, kClasses, &ds));
+
+  /* normalisation: the plain mean and (sample) standard deviation of the pixels / 255 */
+  for (i = 0; i < n * kPixels; ++i) want_mean += images[i] / 255.0 / (n * kPixels);
+  for (i = 0; i < n * kPixels; ++i) want_sq += pow(images[i] / 255.0 - want_mean, 2) / (n * kPixels - 1);
+  CHECK_OK(cff_dataset_normalization(ds, mean, std, 1));
+  CHECK(fabs(mean[0] - want_mean) < 1e-9 && fabs(std[0] - sqrt(want_sq)) < 1e-9);
+  CHECK_CODE(cff_dataset_normalization(ds, mean, std, 3), CFF_CODE_INVALID_ARGUMENT, "the dataset has 1");
+
+  /* batches: every image once per epoch (4 + 4 + 2, then 0), epochs shuffled differently */
+  CHECK_OK(cff_batch_iterator_create(ds, batch, 5, 1, &it));
+  cff_dataset_free(ds); /* the iterator keeps its own reference */
+  for (e = 0; e < 2; ++e) {
+    for (i = 0; i < n; ++i) seen[i] = 0;
+    total = 0;
+    for (;;) {
+      CHECK_OK(cff_batch_iterator_next(it, CFF_DTYPE_UINT8, seen_images, batch * kPixels, out_labels, batch, &count,
+                                       &epoch));
+      CHECK(epoch == e);
+      if (count == 0) break;
+      for (i = 0; i < count; ++i) {
+        int j, k = -1;
+        for (j = 0; j < n && k < 0; ++j)
+          if (memcmp(seen_images + i * kPixels, images + j * kPixels, kPixels) == 0 && !seen[j]) k = j;
+        CHECK(k >= 0 && out_labels[i] == labels[k]);
+        if (k >= 0) seen[k] = 1;
+        if (e == 0 && total + i == 0) memcpy(before, seen_images, kPixels);
+        if (e == 1 && total + i == 0) same = memcmp(before, seen_images, kPixels) == 0;
+      }
+      total += (int)count;
+    }
+    CHECK(total == n);
+  }
+  CHECK(!same); /* epoch 1's first image differs from epoch 0's (seeded shuffles) */
+  CHECK_CODE(cff_batch_iterator_next(it, CFF_DTYPE_UINT8, seen_images, batch * kPixels - 1, out_labels, batch, &count,
+                                     NULL),
+             CFF_CODE_INVALID_ARGUMENT, "a batch needs 256");
+  cff_batch_iterator_free(it);
+  cff_batch_iterator_free(it); /* freed twice: ignored */
+  cff_batch_iterator_free(NULL);
+
+  /* lr scale 0: a step computes losses but changes no weight; 1 trains again */
+  m = tiny_model();
+  CHECK_OK(cff_model_predict(m, &b, 1, NULL, 0, scores_a, n * kClasses, NULL, 0));
+  CHECK_OK(cff_model_set_lr_scale(m, 0.0));
+  CHECK_OK(cff_model_step(m, &b, losses, 2, NULL));
+  CHECK_OK(cff_model_predict(m, &b, 1, NULL, 0, scores_b, n * kClasses, NULL, 0));
+  CHECK(memcmp(scores_a, scores_b, sizeof scores_a) == 0);
+  CHECK_OK(cff_model_set_lr_scale(m, 1.0));
+  CHECK_OK(cff_model_step(m, &b, losses, 2, NULL));
+  CHECK_OK(cff_model_predict(m, &b, 1, NULL, 0, scores_b, n * kClasses, NULL, 0));
+  CHECK(memcmp(scores_a, scores_b, sizeof scores_a) != 0);
+  CHECK_CODE(cff_model_set_lr_scale(m, -1.0), CFF_CODE_INVALID_ARGUMENT, "lr scale");
+  cff_model_free(m);
+
+  /* the schedule helper: cosine from 1 to 0, constant 1; AUTO is refused */
+  CHECK_OK(cff_lr_schedule_scale(CFF_LR_SCHEDULE_COSINE, 0, 10, &scale));
+  CHECK(scale == 1.0);
+  CHECK_OK(cff_lr_schedule_scale(CFF_LR_SCHEDULE_COSINE, 5, 10, &scale));
+  CHECK(fabs(scale - 0.5) < 1e-12);
+  CHECK_OK(cff_lr_schedule_scale(CFF_LR_SCHEDULE_COSINE, 10, 10, &scale));
+  CHECK(fabs(scale) < 1e-12);
+  CHECK_OK(cff_lr_schedule_scale(CFF_LR_SCHEDULE_CONSTANT, 7, 10, &scale));
+  CHECK(scale == 1.0);
+  CHECK_CODE(cff_lr_schedule_scale(CFF_LR_SCHEDULE_AUTO, 0, 10, &scale), CFF_CODE_INVALID_ARGUMENT, "AUTO");
+  CHECK_CODE(cff_lr_schedule_scale(CFF_LR_SCHEDULE_COSINE, 11, 10, &scale), CFF_CODE_INVALID_ARGUMENT, "step 11");
+
+  /* discovery is explicit and idempotent; the log callback can be installed and removed */
+  CHECK_OK(cff_plugins_discover(&loaded, &failed));
+  CHECK(loaded >= 0 && failed >= 0);
+  CHECK_OK(cff_plugins_discover(NULL, NULL));
+  cff_log_set(count_log, NULL);
+  cff_log_set(NULL, NULL);
+  CHECK(log_calls == 0);
+}
+
 int main(int argc, char** argv) {
   const char* scratch = argc > 1 ? argv[1] : ".";
   test_versions();
@@ -398,6 +496,7 @@ int main(int argc, char** argv) {
   test_providers();
   test_model(scratch);
   test_json_and_backprop();
+  test_step_host();
   if (argc > 2) test_idx(argv[2]);
   TEST_EXIT();
 }

@@ -53,6 +53,39 @@ TEST_F(ConfigTest, JsonRoundTripAndStrictParsing) {
   test::expect_error([] { Config::from_json("{"); }, ErrorCode::kInvalidArgument, "not valid JSON");
 }
 
+TEST(ConfigEnumTest, FromStringInvertsToString) {
+  for (auto v : {Architecture::kMlp, Architecture::kVit}) EXPECT_EQ(from_string<Architecture>(to_string(v), "x"), v);
+  for (auto v : {Algorithm::kContrastive, Algorithm::kForwardForward, Algorithm::kBackprop})
+    EXPECT_EQ(from_string<Algorithm>(to_string(v), "x"), v);
+  for (auto v : {Precision::kFloat32, Precision::kBFloat16, Precision::kAuto})
+    EXPECT_EQ(from_string<Precision>(to_string(v), "x"), v);
+  for (auto v : {Pooling::kMean, Pooling::kClassToken}) EXPECT_EQ(from_string<Pooling>(to_string(v), "x"), v);
+  for (auto v : {LrSchedule::kAuto, LrSchedule::kConstant, LrSchedule::kCosine})
+    EXPECT_EQ(from_string<LrSchedule>(to_string(v), "x"), v);
+  for (auto v : {FFPrediction::kGoodness, FFPrediction::kHead})
+    EXPECT_EQ(from_string<FFPrediction>(to_string(v), "x"), v);
+  test::expect_error([] { from_string<Precision>("fp16", "--precision"); }, ErrorCode::kInvalidArgument,
+                     "--precision must be one of fp32, bf16, auto, got 'fp16'");
+}
+
+TEST(ConfigMergeTest, JsonPatchesAndInputShapeKeepTheConfigConsistent) {
+  Config c;
+  c.train.mean = {0.5};
+  c.train.std = {0.25};
+  const Config merged = c.merged_with_json(R"({"model": {"embed_dim": 64}, "train": {"lr": 0.01}})");
+  EXPECT_EQ(merged.model.embed_dim, 64);
+  EXPECT_EQ(merged.train.lr, 0.01);
+  EXPECT_EQ(merged.train.mean, c.train.mean);  // untouched keys are kept
+  EXPECT_EQ(c.model.embed_dim, 500);           // the original is unchanged
+  test::expect_error([&] { c.merged_with_json("{\"model\": {\"embed\": 1}}"); }, ErrorCode::kInvalidArgument,
+                     "unknown key model.embed");
+  c.set_input_shape(1, 32, 32);
+  EXPECT_EQ(c.train.mean.size(), 1u);  // still one value per channel
+  c.set_input_shape(3, 32, 32);
+  EXPECT_TRUE(c.train.mean.empty() && c.train.std.empty());
+  EXPECT_EQ(c.model.channels, 3);
+}
+
 TEST(ConfigLimitsTest, NumbersParseStrictlyAndSizesAreBounded) {
   test::expect_error([] { Config::from_json("{\"model\": {\"embed_dim\": 64.7}}"); }, ErrorCode::kInvalidArgument,
                      "model.embed_dim must be an integer, got 64.7");

@@ -1,5 +1,6 @@
 // The training engine end to end on small synthetic data: every algorithm learns, runs are
 // reproducible, and bad inputs are refused with clear errors.
+#include <cmath>
 #include <thread>
 
 #include "test_util.hpp"
@@ -165,6 +166,31 @@ TEST_F(TrainerTest, StepByStepApiMatchesItsContract) {
   const auto e = trainer.evaluate(test_set, {1, 2, 4});
   EXPECT_LE(e.topk.at(1), e.topk.at(2));
   EXPECT_DOUBLE_EQ(e.topk.at(4), 1.0);
+}
+
+TEST_F(TrainerTest, LrScaleIsTheConfiguredLrTimesTheScale) {
+  // A host's own schedule: scale 0.5 on lr 0.004 trains exactly as lr 0.002 does, head included.
+  Config half = test::tiny_mlp();
+  half.train.lr = 0.002;
+  half.train.head_lr = 0.01;
+  Config base = half;
+  base.train.lr = 0.004;
+  base.train.head_lr = 0.02;
+  Trainer a(base), b(half);
+  a.set_lr_scale(0.5);
+  const auto x = train.images.slice(0, 0, 64), y = train.labels.slice(0, 0, 64);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(a.step(x, y), b.step(x, y));
+  EXPECT_EQ(a.head_step(x, y), b.head_step(x, y));
+  EXPECT_TRUE(torch::equal(a.predict(test_set.images).scores, b.predict(test_set.images).scores));
+  test::expect_error([&] { a.set_lr_scale(-1); }, ErrorCode::kInvalidArgument, "lr scale must be finite and >= 0");
+  test::expect_error([&] { a.set_lr_scale(std::nan("")); }, ErrorCode::kInvalidArgument, "lr scale");
+  // fit()'s schedule, as a host computes it
+  EXPECT_EQ(lr_scale_at(LrSchedule::kCosine, 0, 8), 1.0);
+  EXPECT_NEAR(lr_scale_at(LrSchedule::kCosine, 2, 8), 0.5 * (1 + std::cos(M_PI / 4)), 1e-15);
+  EXPECT_EQ(lr_scale_at(LrSchedule::kConstant, 5, 8), 1.0);
+  test::expect_error([] { lr_scale_at(LrSchedule::kAuto, 0, 8); }, ErrorCode::kInvalidArgument, "resolve kAuto");
+  test::expect_error([] { lr_scale_at(LrSchedule::kCosine, 9, 8); }, ErrorCode::kInvalidArgument, "step 9 of 8");
+  EXPECT_EQ(a.num_losses(), 2);
 }
 
 TEST_F(TrainerTest, BadInputsAreRefusedClearly) {

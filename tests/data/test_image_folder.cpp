@@ -1,5 +1,6 @@
 // Image folders: layout, class ids, decoding of each format, size/channel rules, bad inputs.
 #include <fstream>
+#include <mutex>
 #include <sys/stat.h>
 
 #include "data_util.hpp"
@@ -126,6 +127,29 @@ TEST_F(ImageFolderTest, NonImageFileSkippedOrFatal) {
   EXPECT_NE(f.bad_files()[0].find("b/notes.txt: not an image"), std::string::npos) << f.bad_files()[0];
   o.bad_files = BadFilePolicy::kFail;
   expect_error([&] { ImageFolder g(root(), o); }, ErrorCode::kFormat, "notes.txt: not an image");
+}
+
+TEST_F(ImageFolderTest, SkippedFilesGoToTheLogHandlerNotToStderr) {
+  write_folder(root(), {"a", "b"}, 2);
+  write_bytes(root() + "/b/notes.txt", {'h', 'e', 'l', 'l', 'o'});
+  std::mutex mutex;
+  std::vector<std::pair<LogLevel, std::string>> got;
+  set_log_handler([&](LogLevel level, const std::string& message) {
+    std::lock_guard<std::mutex> lock(mutex);
+    got.emplace_back(level, message);
+  });
+  testing::internal::CaptureStderr();
+  { ImageFolder f(root()); }  // report_skipped is on by default
+  const std::string err = testing::internal::GetCapturedStderr();
+  set_log_handler(nullptr);
+  EXPECT_EQ(err, "");  // the library itself printed nothing
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first, LogLevel::kWarning);
+  EXPECT_NE(got[0].second.find("skipping " + root() + "/b/notes.txt: not an image"), std::string::npos) << got[0].second;
+  // no handler: the message is dropped, nothing is printed
+  testing::internal::CaptureStderr();
+  { ImageFolder f(root()); }
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
 }
 
 TEST_F(ImageFolderTest, TruncatedFileSkippedOrFatal) {

@@ -99,6 +99,40 @@ TEST(PluginLoader, RefusesACxxPluginBuiltAgainstAnotherLibcff) {
                "is a C++ plugin built against libcff '0.0.0'");
 }
 
+TEST(PluginRecord, ModelsRememberTheirPluginsAndNameThemWhenMissing) {
+  const auto path = load_plugin(sample_plugin("cosine_margin")).path;
+  Config c = tiny_mlp(2);
+  c.train.loss = "cosine-margin";
+  c.train.augment = "hflip";
+  const Config trained = Trainer(c).config();
+  ASSERT_EQ(trained.train.plugins.size(), 1u);  // hflip is built in: not recorded
+  const PluginRef ref = trained.train.plugins[0];
+  EXPECT_EQ(ref.file, "libcff-plugin-cosine_margin.so");
+  EXPECT_EQ(ref.provider, "cosine-margin");
+  EXPECT_EQ(ref.kind, "loss");
+  EXPECT_EQ(ref.hash.size(), 16u);
+  EXPECT_EQ(Config::from_json(trained.to_json()).train.plugins[0].hash, ref.hash);  // checkpoints keep it
+
+  // A file that differs from the recorded one is used, with a warning.
+  std::vector<std::string> warnings;
+  set_log_handler([&](LogLevel, const std::string& m) { warnings.push_back(m); });
+  Config changed = trained;
+  changed.train.plugins[0].hash = "0000000000000000";
+  EXPECT_NO_THROW(Trainer t(changed));
+  set_log_handler(nullptr);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("differs from the libcff-plugin-cosine_margin.so the model was trained with"),
+            std::string::npos) << warnings[0];
+
+  // Not loaded and not on the discovery path: the error names the file and how to provide it.
+  ASSERT_TRUE(unload_plugin(path));
+  expect_error([&] { Trainer t(trained); }, ErrorCode::kPlugin,
+               "the model was trained with plugin libcff-plugin-cosine_margin.so (loss 'cosine-margin'), which is not "
+               "loaded: load it (cff --plugin PATH");
+  load_plugin(path);
+  EXPECT_NO_THROW(Trainer t(trained));
+}
+
 TEST(PluginLoader, RefusesParametersThatDoNotParse) {
   const auto path = load_plugin(sample_plugin("cosine_margin")).path;
   expect_error([] { make_loss("cosine-margin:margin=abc", {}); }, ErrorCode::kInvalidArgument,

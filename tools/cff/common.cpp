@@ -144,12 +144,6 @@ json evaluation_json(const Evaluation& e) {
   return {{"top1", e.top1()}, {"topk", topk}, {"count", e.count}};
 }
 
-FFPrediction parse_ff_predict(const std::string& s) {
-  if (s == "goodness") return FFPrediction::kGoodness;
-  CFF_CHECK(s == "head", "--ff-predict must be 'goodness' or 'head', got '", s, "'");
-  return FFPrediction::kHead;
-}
-
 std::string class_name(const Config& config, int64_t c) {
   const auto& names = config.model.class_names;
   return c >= 0 && size_t(c) < names.size() ? names[size_t(c)] : std::to_string(c);

@@ -88,7 +88,6 @@ void report_skipped(const ImageSource& source, bool quiet);
 
 std::vector<int64_t> parse_ks(const std::string& text);
 json evaluation_json(const Evaluation& e);
-FFPrediction parse_ff_predict(const std::string& s);
 /// Class name of label `c` for a model (its saved names, else the number).
 std::string class_name(const Config& config, int64_t c);
 

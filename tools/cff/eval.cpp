@@ -12,7 +12,7 @@ struct EvalArgs : ModelDataArgs {
 
 int run(const EvalArgs& a) {
   auto trainer = Trainer::load(a.model, a.device);
-  if (!a.ff.empty()) trainer.set_ff_prediction(parse_ff_predict(a.ff));
+  if (!a.ff.empty()) trainer.set_ff_prediction(from_string<FFPrediction>(a.ff, "--ff-predict"));
   const std::string part = a.chosen_part();
   const Config config = trainer.config();
   const auto test = load_all(*open_part(a.data, part, a.data_args, &config), a.data_args);

@@ -30,6 +30,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cff: error: %s (cff --help)\n", msg.substr(0, msg.find('\n')).c_str());
     return 1;
   }
+  // The library prints nothing by itself: its messages (skipped files, ...) come here.
+  cff::set_log_handler([](cff::LogLevel level, const std::string& message) {
+    if (level >= cff::LogLevel::kInfo)
+      std::fprintf(stderr, "cff: %s%s\n", level >= cff::LogLevel::kWarning ? "" : "note: ", message.c_str());
+  });
   try {
     cff::set_input_limits(limits);
     load_plugins(plugins);

@@ -59,10 +59,7 @@ Config build_config(const TrainArgs& a, const CLI::App& cmd, const ImageSource& 
       CFF_CHECK(false, "--algo must be cff+m, cff, cff1, ff, symba or bp, got '", s, "'");
     }
   }
-  if (given("--arch")) {
-    CFF_CHECK(a.arch == "mlp" || a.arch == "vit", "--arch must be mlp or vit, got '", a.arch, "'");
-    c.model.arch = a.arch == "mlp" ? Architecture::kMlp : Architecture::kVit;
-  }
+  if (given("--arch")) c.model.arch = from_string<Architecture>(a.arch, "--arch");
   if (given("--embed")) c.model.embed_dim = a.embed;
   if (given("--layers")) c.model.num_layers = a.layers;
   if (given("--heads")) c.model.num_heads = a.heads;
@@ -76,25 +73,14 @@ Config build_config(const TrainArgs& a, const CLI::App& cmd, const ImageSource& 
   if (given("--head-epochs")) c.train.head_epochs = a.head_epochs;
   if (given("--lr")) c.train.lr = a.lr;
   if (given("--head-lr")) c.train.head_lr = a.head_lr;
-  if (given("--lr-schedule")) {
-    const std::string& s = a.lr_schedule;
-    CFF_CHECK(s == "auto" || s == "cosine" || s == "constant", "--lr-schedule must be auto, cosine or constant, got '",
-              s, "'");
-    c.train.lr_schedule = s == "auto" ? LrSchedule::kAuto : s == "cosine" ? LrSchedule::kCosine : LrSchedule::kConstant;
-  }
+  if (given("--lr-schedule")) c.train.lr_schedule = from_string<LrSchedule>(a.lr_schedule, "--lr-schedule");
   if (given("--weight-decay")) c.train.weight_decay = a.weight_decay;
   if (given("--val-fraction")) c.train.val_fraction = a.val_fraction;
   if (a.no_best) c.train.select_best_epoch = false;
-  if (given("--ff-predict")) c.train.ff_prediction = parse_ff_predict(a.ff_predict);
+  if (given("--ff-predict")) c.train.ff_prediction = from_string<FFPrediction>(a.ff_predict, "--ff-predict");
   if (given("--seed")) c.train.seed = a.seed;
   if (given("--device")) c.train.device = a.device;
-  if (given("--precision")) {
-    CFF_CHECK(a.precision == "fp32" || a.precision == "bf16" || a.precision == "auto",
-              "--precision must be auto, fp32 or bf16");
-    c.train.precision = a.precision == "bf16"   ? Precision::kBFloat16
-                        : a.precision == "fp32" ? Precision::kFloat32
-                                                : Precision::kAuto;
-  }
+  if (given("--precision")) c.train.precision = from_string<Precision>(a.precision, "--precision");
   if (given("--threads")) c.train.threads = a.threads;
   if (given("--blas-threads")) c.train.blas_threads = a.blas_threads;
   c.model.channels = data.channels;

@@ -32,7 +32,8 @@ from ._lib import ABI_VERSION, check_abi
 __all__ = [
     "ABI_VERSION", "Algorithm", "Arch", "CffError", "CffTypeError", "CffValueError", "Code", "Dataset",
     "DatasetInfo", "FFPrediction", "LayerBatch", "Model", "Options", "Pooling", "Precision", "Provider",
-    "ProviderKind", "abi_version", "check_abi", "device_check", "library_path", "load_plugin", "plugin_abi_version", "providers",
+    "ProviderKind", "LogLevel", "LrSchedule", "abi_version", "check_abi", "device_check", "discover_plugins",
+    "library_path", "load_plugin", "lr_schedule_scale", "set_log_handler", "plugin_abi_version", "providers",
     "set_threads",
     "torch_version", "unload_plugin", "version",
 ]
@@ -68,6 +69,19 @@ class Precision(enum.IntEnum):
     FLOAT32 = 0
     BFLOAT16 = 1
     AUTO = 2  # bf16 on CUDA and on CPUs with AMX/AVX512-BF16, else float32 (the default)
+
+
+class LrSchedule(enum.IntEnum):
+    AUTO = 0  # cosine for contrastive and backprop, constant for FF (fit's default)
+    CONSTANT = 1
+    COSINE = 2
+
+
+class LogLevel(enum.IntEnum):
+    DEBUG = 0
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
 
 
 class Pooling(enum.IntEnum):
@@ -370,6 +384,7 @@ class Options(_Handle):
     def set_precision(self, precision): return self._set("precision", int(precision))
     def set_threads(self, n): return self._set("threads", n)
     def set_ff_prediction(self, mode): return self._set("ff_prediction", int(mode))
+    def set_lr_schedule(self, schedule): return self._set("lr_schedule", int(schedule))
 
     def set_normalization(self, mean=(), std=()):
         """Per-channel mean and std; empty sequences clear it."""
@@ -493,6 +508,11 @@ class Model(_Handle):
 
     def set_ff_prediction(self, mode):
         _check(_L().cff_model_set_ff_prediction(self._h, int(mode)))
+
+    def set_lr_scale(self, scale):
+        """Every layer trains at scale x lr and the head at scale x head lr from now on (a
+        schedule of your own when training step by step; see :func:`lr_schedule_scale`)."""
+        _check(_L().cff_model_set_lr_scale(self._h, float(scale)))
 
     def _losses(self, fn, batch, *extra):
         losses = np.zeros(max(self.num_layers, 1), dtype=np.float64)
@@ -669,6 +689,37 @@ class Dataset(_Handle):
     def class_names(self):
         return [self.class_name(i) for i in range(self.info.num_classes)]
 
+    def normalization(self):
+        """(mean, std) per channel of the images scaled to [0, 1], as fit() computes them."""
+        c = self.info.channels
+        mean, std = np.zeros(c), np.zeros(c)
+        _check(_L().cff_dataset_normalization(self._h, _dp(mean), _dp(std), c))
+        return mean, std
+
+    def batches(self, batch_size, seed=0, shuffle=True, dtype=np.uint8, epochs=1):
+        """Yields (images, labels) batches for `epochs` epochs: images N x C x H x W of `dtype`
+        (uint8 0..255 or float32 0..1), filled by the library in one buffer per batch; epoch e is
+        shuffled by (seed, e) as the C++ Loader does."""
+        lib = _L()
+        info = self.info
+        dt = _DTYPES[np.dtype(dtype)]
+        h = ctypes.POINTER(_lib.BatchIterator)()
+        _check(lib.cff_batch_iterator_create(self._h, int(batch_size), int(seed), int(bool(shuffle)), byref(h)))
+        try:
+            count, epoch = c_int64(), c_int64()
+            done = 0
+            while done < epochs:
+                images = np.empty((batch_size, info.channels, info.height, info.width), dtype=dtype)
+                labels = np.empty(batch_size, dtype=np.int64)
+                _check(lib.cff_batch_iterator_next(h, dt, images.ctypes.data_as(c_void_p), images.size, _i64p(labels),
+                                                   labels.size, byref(count), byref(epoch)))
+                if count.value == 0:
+                    done += 1
+                    continue
+                yield images[:count.value], labels[:count.value]
+        finally:
+            lib.cff_batch_iterator_free(h)
+
 
 def providers(kind=ProviderKind.LOSS):
     """The registered losses or augmentations (built-ins and plugins), sorted by name."""
@@ -686,6 +737,44 @@ def providers(kind=ProviderKind.LOSS):
         return out
     finally:
         lib.cff_provider_list_free(h)
+
+
+def lr_schedule_scale(schedule, step, total_steps):
+    """The lr factor of `schedule` (LrSchedule.CONSTANT or COSINE) at `step` of `total_steps`."""
+    out = c_double()
+    _check(_L().cff_lr_schedule_scale(int(schedule), int(step), int(total_steps), byref(out)))
+    return out.value
+
+
+def discover_plugins():
+    """Loads every libcff-plugin-*.so on the plugin search path (once); returns (loaded, failed)."""
+    loaded, failed = c_int64(), c_int64()
+    _check(_L().cff_plugins_discover(byref(loaded), byref(failed)))
+    return loaded.value, failed.value
+
+
+_log_callback = None  # the installed ctypes callback, kept alive while the library may call it
+
+
+def set_log_handler(handler):
+    """Installs ``handler(level: LogLevel, message: str)`` for the library's messages (skipped
+    files, plugin warnings; it may run on library threads), or None to drop them (the default)."""
+    global _log_callback
+    lib = _L()
+    if handler is None:
+        lib.cff_log_set(ctypes.cast(None, _lib.LOG_FN), None)
+        _log_callback = None
+        return
+
+    def deliver(level, message, _user):
+        try:
+            handler(LogLevel(level), message.decode("utf-8", "replace"))
+        except Exception:  # noqa: BLE001 - a handler's failure must not cross into C
+            pass
+
+    callback = _lib.LOG_FN(deliver)
+    lib.cff_log_set(callback, None)
+    _log_callback = callback
 
 
 def set_limit(name, value):

@@ -82,6 +82,11 @@ class Progress(ctypes.Structure):
 
 
 PROGRESS_FN = ctypes.CFUNCTYPE(c_int32, POINTER(Progress), c_void_p)
+LOG_FN = ctypes.CFUNCTYPE(None, c_int32, c_char_p, c_void_p)
+
+
+class BatchIterator(ctypes.Structure):
+    """Opaque cff_batch_iterator."""
 
 S = POINTER(Status)
 P = POINTER
@@ -108,6 +113,9 @@ SIGNATURES = {
     "cff_plugin_load": (S, [c_char_p, out_str]),
     "cff_plugin_unload": (S, [c_char_p, POINTER(c_int32)]),
     "cff_device_check": (S, [c_char_p]),
+    "cff_log_set": (None, [LOG_FN, c_void_p]),
+    "cff_plugins_discover": (S, [i64p, i64p]),
+    "cff_lr_schedule_scale": (S, [c_int32, c_int64, c_int64, dp]),
     "cff_options_create": (S, [P(P(Options))]),
     "cff_options_free": (None, [P(Options)]),
     "cff_options_set_json": (S, [P(Options), c_char_p]),
@@ -133,6 +141,7 @@ SIGNATURES = {
     "cff_options_set_seed": (S, [P(Options), c_uint64]),
     "cff_options_set_device": (S, [P(Options), c_char_p]),
     "cff_options_set_precision": (S, [P(Options), c_enum]),
+    "cff_options_set_lr_schedule": (S, [P(Options), c_enum]),
     "cff_options_set_threads": (S, [P(Options), c_int64]),
     "cff_options_set_normalization": (S, [P(Options), dp, dp, c_int64]),
     "cff_options_set_ff_prediction": (S, [P(Options), c_enum]),
@@ -152,6 +161,7 @@ SIGNATURES = {
     "cff_model_device": (S, [P(Model), out_str]),
     "cff_model_config_json": (S, [P(Model), out_str]),
     "cff_model_set_ff_prediction": (S, [P(Model), c_enum]),
+    "cff_model_set_lr_scale": (S, [P(Model), c_double]),
     "cff_layer_batch_create": (S, [P(Model), P(Batch), c_int32, P(P(LayerBatch))]),
     "cff_layer_batch_free": (None, [P(LayerBatch)]),
     "cff_layer_batch_next_layer": (S, [P(LayerBatch), i64p]),
@@ -173,6 +183,10 @@ SIGNATURES = {
     "cff_dataset_images": (S, [P(Dataset), c_int64, c_int64, c_enum, c_void_p, c_int64]),
     "cff_dataset_labels": (S, [P(Dataset), c_int64, c_int64, i64p, c_int64]),
     "cff_dataset_class_name": (S, [P(Dataset), c_int64, cpp]),
+    "cff_dataset_normalization": (S, [P(Dataset), dp, dp, c_int64]),
+    "cff_batch_iterator_create": (S, [P(Dataset), c_int64, c_uint64, c_int32, P(P(BatchIterator))]),
+    "cff_batch_iterator_free": (None, [P(BatchIterator)]),
+    "cff_batch_iterator_next": (S, [P(BatchIterator), c_int32, c_void_p, c_int64, i64p, c_int64, i64p, i64p]),
     "cff_provider_list_create": (S, [c_enum, P(P(ProviderList))]),
     "cff_provider_list_free": (None, [P(ProviderList)]),
     "cff_provider_list_count": (S, [P(ProviderList), i64p]),

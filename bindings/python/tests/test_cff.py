@@ -344,6 +344,41 @@ class Errors(unittest.TestCase):
         self.assertIn("CFF_CODE_UNKNOWN", str(e))
 
 
+class StepHost(unittest.TestCase):
+    """What a host that trains step by step gets: batches, normalisation, lr scale, schedule."""
+
+    def test_batches_normalization_and_lr_scale(self):
+        images, labels = training_data()
+        with cff.Dataset.from_arrays(images, labels, 2) as d:
+            mean, std = d.normalization()
+            x = images.astype(np.float64) / 255
+            np.testing.assert_allclose(mean, [x.mean()], rtol=1e-12)
+            np.testing.assert_allclose(std, [x.std(ddof=1)], rtol=1e-12)
+            epochs = list(d.batches(5, seed=3, epochs=2))
+        self.assertEqual([len(b[1]) for b in epochs], [5, 5, 5, 1] * 2)
+        first = np.concatenate([b[1] for b in epochs[:4]])
+        self.assertEqual(sorted(first.tolist()), sorted(labels.tolist()))
+        seen = np.concatenate([b[0] for b in epochs[:4]]).reshape(N, -1)
+        self.assertEqual(sorted(map(bytes, seen)), sorted(map(bytes, images.reshape(N, -1))))
+        self.assertFalse(np.array_equal(epochs[0][0], epochs[4][0]))  # epochs are shuffled apart
+        with cff.Model(CONFIG) as m:
+            before = m.predict_full(images).scores
+            m.set_lr_scale(0.0)  # a step computes losses but moves no weight
+            m.step(images, labels)
+            np.testing.assert_array_equal(before, m.predict_full(images).scores)
+            with self.assertRaises(cff.CffError):
+                m.set_lr_scale(-1)
+        self.assertEqual(cff.lr_schedule_scale(cff.LrSchedule.COSINE, 0, 10), 1.0)
+        self.assertAlmostEqual(cff.lr_schedule_scale(cff.LrSchedule.COSINE, 5, 10), 0.5)
+        self.assertEqual(cff.lr_schedule_scale(cff.LrSchedule.CONSTANT, 3, 10), 1.0)
+        with self.assertRaises(cff.CffError):
+            cff.lr_schedule_scale(cff.LrSchedule.AUTO, 0, 10)
+        loaded, failed = cff.discover_plugins()
+        self.assertGreaterEqual(loaded + failed, 0)
+        cff.set_log_handler(lambda level, message: None)
+        cff.set_log_handler(None)
+
+
 def rss_mib():
     with open("/proc/self/status") as f:
         for line in f:

@@ -8,6 +8,7 @@
 #include "cff/error.hpp"
 #include "cff/limits.hpp"
 #include "cff/loader.hpp"
+#include "cff/log.hpp"
 #include "cff/losses.hpp"
 #include "cff/model.hpp"
 #include "cff/options.hpp"

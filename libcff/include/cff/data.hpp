@@ -29,6 +29,13 @@ struct Dataset {
   void validate() const;
 };
 
+/// Per-channel mean and standard deviation of images (N x C x H x W, uint8 or float) scaled to
+/// [0, 1], each std at least 1e-6: the input normalisation fit() computes from its training data.
+struct ChannelStats {
+  std::vector<double> mean, std;
+};
+ChannelStats channel_stats(const torch::Tensor& images);
+
 /// A seeded split of `data` into (train, validation); `fraction` of it goes to validation.
 std::pair<Dataset, Dataset> split(const Dataset& data, double fraction, uint64_t seed);
 
@@ -154,7 +161,7 @@ struct ImageFolderOptions {
   std::vector<std::string> class_names;
   /// Threads for the header scan; 0 = 2.
   int64_t workers = 0;
-  /// Report skipped files on stderr as they are found (one line each).
+  /// Report skipped files as they are found, one warning each through the log handler (log.hpp).
   bool report_skipped = true;
 };
 

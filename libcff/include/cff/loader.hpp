@@ -19,6 +19,10 @@
 
 namespace cff {
 
+/// 0 .. n-1 in the order epoch `epoch` of a seeded shuffle visits them: std::shuffle with
+/// mt19937_64(mix_seed(seed, epoch)). The Loader and the C API's batch iterator both use it.
+std::vector<int64_t> shuffled_order(int64_t n, uint64_t seed, int64_t epoch);
+
 struct LoaderOptions {
   int64_t batch_size = 512;
   /// Decoding threads. 0 = no threads: next() decodes the batch on the calling thread.

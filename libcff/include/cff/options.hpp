@@ -59,6 +59,17 @@ struct ModelOptions {
   std::vector<std::string> class_names;
 };
 
+/// A plugin whose provider a model's loss or augmentation spec names. The Trainer records one for
+/// every such provider when it is built, checkpoints keep them, and a Trainer built from a config
+/// that names a provider not registered yet loads the file from the plugin search path
+/// (plugins.hpp) or fails with a message naming the file and how to provide it.
+struct PluginRef {
+  std::string file;      ///< the plugin file's name, without its folder (e.g. "libcff-plugin-x.so")
+  std::string provider;  ///< the provider's name (e.g. "cosine-margin")
+  std::string kind;      ///< "loss" or "augmentation"
+  std::string hash;      ///< FNV-1a 64 of the file's bytes, 16 hex digits (a differing file is logged)
+};
+
 /// How the model is trained. Defaults are the paper's (ViT, Sec. 5) unless stated.
 struct TrainOptions {
   Algorithm algorithm = Algorithm::kContrastive;
@@ -75,7 +86,8 @@ struct TrainOptions {
   double head_lr = 0.0005;        ///< stage-2 (linear head) AdamW learning rate
   double head_weight_decay = 0.01;
   /// Learning-rate schedule of fit(), for both stages. Step-by-step training (Trainer::step,
-  /// cff_step) always uses the configured lr.
+  /// cff_model_step) uses the configured lr times Trainer::set_lr_scale()'s factor (1 unless set;
+  /// lr_scale_at() computes the schedules').
   LrSchedule lr_schedule = LrSchedule::kAuto;
   int64_t batch_size = 512;
   int64_t epochs = 10;            ///< stage-1 epochs (BP: all epochs)
@@ -94,6 +106,9 @@ struct TrainOptions {
   /// Per-channel input normalisation, applied to images scaled to [0,1]. Empty = computed from
   /// the training set by fit(), or none (mean 0, std 1) when the trainer is driven step by step.
   std::vector<double> mean, std;
+  /// The plugins the loss and augmentation specs use; filled in by the Trainer (any value given
+  /// here is replaced), kept by checkpoints.
+  std::vector<PluginRef> plugins;
 };
 
 /// A model and its training recipe: what checkpoints store and what Trainer is built from.
@@ -126,6 +141,11 @@ struct Config {
   /// and rejects unknown keys and values of the wrong type with a message naming the key.
   std::string to_json() const;
   static Config from_json(const std::string& text);
+  /// This config with a JSON merge patch applied (RFC 7386: keys present in `patch` replace the
+  /// current values, others are kept), checked as from_json() checks; this config is unchanged.
+  Config merged_with_json(const std::string& patch) const;
+  /// Sets the input shape; a normalisation that no longer has one value per channel is cleared.
+  void set_input_shape(int64_t channels, int64_t height, int64_t width);
   /// from_json() of a file: a regular file within InputLimits::max_file_bytes (kIo / kFormat
   /// naming the file otherwise); errors in the text name the file too.
   static Config from_file(const std::string& path);
@@ -137,5 +157,12 @@ std::string to_string(Precision v);
 std::string to_string(Pooling v);
 std::string to_string(LrSchedule v);
 std::string to_string(FFPrediction v);
+
+/// The inverse of to_string() for Architecture, Algorithm, Precision, Pooling, LrSchedule and
+/// FFPrediction: the names a JSON config holds ("mlp"/"vit"; "cff"/"ff"/"bp"; "fp32"/"bf16"/"auto";
+/// "mean"/"cls"; "auto"/"constant"/"cosine"; "goodness"/"head"). Throws kInvalidArgument
+/// "<what> must be one of <names>, got '<text>'" for any other text.
+template <typename E>
+E from_string(const std::string& text, const std::string& what);
 
 }  // namespace cff

@@ -1,9 +1,11 @@
 #pragma once
 /// @file plugins.hpp
-/// Loading plugins (shared libraries written against plugins/include/cff_plugin.h or
+/// Loading plugins (shared libraries written against the SDK headers cff_plugin.h or
 /// cff/plugin_sdk.hpp) into the loss and augmentation registries, discovering them, and listing
 /// every provider, built-in or plugin. A plugin's providers are looked up exactly like built-ins
 /// (by spec, through make_loss / AugmentPipeline); their ProviderInfo::origin is the file's path.
+/// This module installs the registries' miss hook (registry.hpp): a spec naming an unknown
+/// provider runs discover_plugins() once and then resolves again.
 ///
 /// Every function here is thread-safe. Failures throw cff::Error with code kPlugin (the file or
 /// its behaviour) or kInvalidArgument (parameters), and the message names the plugin file.
@@ -12,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "cff/options.hpp"
 #include "cff/registry.hpp"
 
 namespace cff {
@@ -54,10 +57,15 @@ struct DiscoveryReport {
   std::vector<std::pair<std::string, std::string>> failed;
 };
 
-/// Loads every `*.so` file (directly) in every folder of plugin_search_path(), once per process;
-/// later calls return the first report. A file that fails is skipped and reported, so one bad
-/// file does not hide the others; an unknown name in a spec then mentions the failures.
-/// make_loss, AugmentPipeline and list_providers call it: hosts never need to.
+/// Discovery loads only files whose names start with this (and end in ".so"), so a plugin folder
+/// may hold other libraries: e.g. libcff-plugin-randaugment.so.
+constexpr const char* kPluginFilePrefix = "libcff-plugin-";
+
+/// Loads every `libcff-plugin-*.so` file (directly) in every folder of plugin_search_path(), once
+/// per process; later calls return the first report. A file that fails is skipped and reported,
+/// so one bad file does not hide the others; an unknown name in a spec then mentions the
+/// failures. Call it to load everything up front (the C API's cff_plugins_discover()); otherwise
+/// the first spec naming an unknown provider, and list_providers(), call it.
 /// Set CFF_PLUGIN_AUTOLOAD=0 to disable it (explicit load_plugin still works).
 const DiscoveryReport& discover_plugins();
 
@@ -68,10 +76,14 @@ struct ProviderListing {
 };
 ProviderListing list_providers();
 
-namespace detail {
-/// Discovers plugins once; if `name` is still unknown to the registry of `kind` ("loss" or
-/// "augmentation"), returns a sentence listing the discovery failures (empty if none).
-std::string plugin_hint(const char* kind, const std::string& name);
-}  // namespace detail
+/// The plugins whose providers `loss_spec` and `augment_spec` name (built-in providers are left
+/// out), as TrainOptions::plugins records them: file name, provider, kind and the file's hash.
+std::vector<PluginRef> plugins_used(const std::string& loss_spec, const std::string& augment_spec);
+
+/// Makes sure every provider `refs` names is registered, discovering plugins if one is not.
+/// Throws kPlugin naming the file, the provider and how to provide it ("--plugin PATH" or a
+/// folder of CFF_PLUGIN_PATH) when it is still missing. A provider found in a file whose hash
+/// differs from the recorded one is used, with a warning through the log handler (log.hpp).
+void require_plugins(const std::vector<PluginRef>& refs);
 
 }  // namespace cff

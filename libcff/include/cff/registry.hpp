@@ -65,6 +65,16 @@ class Registry {
     ProviderInfo info;
     Factory factory;
   };
+  /// Called by resolve() for a name the table does not hold, before it fails: it may register
+  /// providers (the plugin module installs one that runs plugin discovery, plugins.hpp) and
+  /// returns a sentence to add to the error ("" for none). Called without the table's lock.
+  using MissHook = std::function<std::string(const std::string& name)>;
+
+  /// Installs the miss hook (an empty function removes it).
+  void set_miss_hook(MissHook hook) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    miss_hook_ = std::move(hook);
+  }
 
   /// Adds a provider; throws kInvalidArgument if the name is taken (naming both origins).
   void add(ProviderInfo info, Factory factory) {
@@ -87,13 +97,22 @@ class Registry {
   /// Looks a spec up and checks its parameters: unknown keys are rejected, defaults filled in.
   /// Returns a copy of the entry so the factory may be called without holding the lock.
   std::pair<Entry, Params> resolve(const Spec& spec, const char* kind) const {
+    std::string hint;
+    if (!contains(spec.name)) {
+      MissHook hook;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        hook = miss_hook_;
+      }
+      if (hook) hint = hook(spec.name);
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = entries_.find(spec.name);
     if (it == entries_.end()) {
       std::string known;
       for (const auto& [name, entry] : entries_) known += (known.empty() ? "" : ", ") + name;
       detail::throw_error(ErrorCode::kInvalidArgument, "unknown ", kind, " '", spec.name, "' (available: ", known,
-                          ")");
+                          ")", hint.empty() ? "" : "; ", hint);
     }
     std::map<std::string, std::string> values;
     for (const auto& p : it->second.info.params) values[p.name] = p.default_value;
@@ -113,6 +132,7 @@ class Registry {
  private:
   mutable std::mutex mutex_;
   std::map<std::string, Entry> entries_;
+  MissHook miss_hook_;
 };
 
 }  // namespace cff

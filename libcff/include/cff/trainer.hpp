@@ -58,6 +58,12 @@ struct Progress {
   double seconds = 0.0;        ///< since the epoch started
 };
 
+/// One line of text for a progress report or a finished epoch, as the C API's cff_progress
+/// message and logs show it: "stage 1 epoch 2/10 batch 5/94 loss 1.2345 0.9876" and
+/// "stage 1 epoch 2 done train 1.2 0.9 val 1.3 1.0 (best)".
+std::string describe(const Progress& progress);
+std::string describe(const EpochRecord& record);
+
 /// Optional hooks and run-time settings of fit() that are not part of the model's Config.
 /// Hooks run on the thread inside fit(), which holds the trainer's lock: they must not call the
 /// Trainer being fitted (that call would wait for fit() to return).
@@ -95,6 +101,9 @@ class Trainer {
   /// this machine and device (resolve_precision()).
   Precision precision() const;
   int64_t num_layers() const;
+  /// How many losses step() and layer_losses() return: num_layers(), or 1 for BP (its one
+  /// end-to-end cross-entropy).
+  int64_t num_losses() const;
 
   // ---- stage 1, step by step --------------------------------------------------------------------
   /// Images (N x C x H x W, uint8 0..255 or float 0..1, any device) and labels (N int64) -> layer-1
@@ -108,6 +117,11 @@ class Trainer {
   std::vector<double> step(const torch::Tensor& images, const torch::Tensor& labels);
   /// Per-layer local losses on a batch without any update (validation); BP: {cross-entropy}.
   std::vector<double> layer_losses(const torch::Tensor& images, const torch::Tensor& labels, bool augment = true);
+  /// For hosts that train step by step with a schedule of their own: from now on every layer
+  /// trains at `scale` x config.train.lr and the head at `scale` x head_lr (lr_scale_at() gives
+  /// fit()'s schedules). scale >= 0 and finite (kInvalidArgument otherwise). fit() sets its own
+  /// scale while it runs and leaves 1 behind.
+  void set_lr_scale(double scale);
 
   // ---- stage 2 --------------------------------------------------------------------------------
   /// One cross-entropy update of the head on the frozen encoder; returns the loss.
@@ -166,6 +180,12 @@ class Trainer {
   std::unique_ptr<State> s_;
   std::unique_ptr<std::mutex> mutex_;  // serialises every public method
 };
+
+/// The learning-rate factor of `schedule` at step `step` of `total_steps` (0-based), as fit() applies
+/// it: 1 for kConstant; 0.5 (1 + cos(pi step / total_steps)) for kCosine, from 1 at step 0 towards 0.
+/// kAuto must be resolved first (Config::schedule()); kInvalidArgument for it, for total_steps < 1
+/// and for a step outside 0 .. total_steps.
+double lr_scale_at(LrSchedule schedule, int64_t step, int64_t total_steps);
 
 /// Top-k accuracy of `scores` (N x C) against `labels` (N).
 double topk_accuracy(const torch::Tensor& scores, const torch::Tensor& labels, int64_t k);

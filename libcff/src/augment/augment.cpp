@@ -3,7 +3,6 @@
 
 #include "cff/augment.hpp"
 #include "cff/error.hpp"
-#include "cff/plugins.hpp"
 
 namespace cff {
 namespace {
@@ -88,15 +87,7 @@ AugmentRegistry& augment_registry() {
 AugmentPipeline::AugmentPipeline(const std::string& spec) {
   if (spec.empty() || spec == "none") return;
   for (const auto& s : Spec::parse_pipeline(spec)) {
-    const std::string hint = detail::plugin_hint("augmentation", s.name);  // discovers plugins once
-    auto [entry, params] = [&] {
-      try {
-        return augment_registry().resolve(s, "augmentation");
-      } catch (const Error& e) {
-        if (hint.empty()) throw;
-        throw Error(e.code(), std::string(e.what()) + "; " + hint);
-      }
-    }();
+    auto [entry, params] = augment_registry().resolve(s, "augmentation");
     auto step = entry.factory(params);
     CFF_CHECK_CODE(step != nullptr, ErrorCode::kPlugin, "augmentation '", s.name, "' (", entry.info.origin,
                    ") returned no object");

@@ -1,4 +1,4 @@
-// Dataset helpers: validation, subsets and the seeded train/validation split.
+// Dataset helpers: validation, subsets, channel statistics and the seeded train/validation split.
 #include <algorithm>
 #include <numeric>
 #include <random>
@@ -21,6 +21,20 @@ void Dataset::validate() const {
               "dataset: labels must lie in 0..", num_classes - 1);
   CFF_CHECK(class_names.empty() || int64_t(class_names.size()) == num_classes, "dataset: ", class_names.size(),
             " class names for ", num_classes, " classes");
+}
+
+ChannelStats channel_stats(const torch::Tensor& images) {
+  CFF_CHECK(images.defined() && images.dim() == 4 && images.size(0) >= 1,
+            "channel_stats: images must be N x C x H x W with N >= 1");
+  const int64_t c = images.size(1);
+  ChannelStats out{std::vector<double>(size_t(c)), std::vector<double>(size_t(c))};
+  for (int64_t ch = 0; ch < c; ++ch) {
+    auto x = images.select(1, ch).to(torch::kDouble);
+    if (images.scalar_type() == torch::kUInt8) x = x / 255.0;
+    out.mean[size_t(ch)] = x.mean().item<double>();
+    out.std[size_t(ch)] = std::max(images.size(0) * images.size(2) * images.size(3) > 1 ? x.std().item<double>() : 0.0, 1e-6);
+  }
+  return out;
 }
 
 Dataset Dataset::subset(const torch::Tensor& indices) const {

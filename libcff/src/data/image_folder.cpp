@@ -18,6 +18,7 @@
 
 #include "cff/data.hpp"
 #include "cff/error.hpp"
+#include "cff/log.hpp"
 #include "cff/limits.hpp"
 #include "../io/files.hpp"
 #include "parallel.hpp"
@@ -473,7 +474,7 @@ bool ImageFolder::note_bad(const std::string& path, const std::string& reason) c
   std::lock_guard<std::mutex> lock(bad_mutex_);
   if (bad_seen_.insert(path).second) {
     bad_.push_back(path + ": " + reason);
-    if (options_.report_skipped) std::fprintf(stderr, "cff: skipping %s: %s\n", path.c_str(), reason.c_str());
+    if (options_.report_skipped) log_message(LogLevel::kWarning, "skipping " + path + ": " + reason);
   }
   return false;
 }

@@ -34,12 +34,16 @@ void Loader::stop() {
   stopping_ = false;
 }
 
-std::vector<int64_t> Loader::epoch_order(int64_t epoch) const {
-  std::vector<int64_t> order(size_t(source_->size()));
+std::vector<int64_t> shuffled_order(int64_t n, uint64_t seed, int64_t epoch) {
+  std::vector<int64_t> order(size_t(std::max<int64_t>(n, 0)));
   std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 rng(mix_seed(options_.seed, uint64_t(epoch)));
+  std::mt19937_64 rng(mix_seed(seed, uint64_t(epoch)));
   std::shuffle(order.begin(), order.end(), rng);
   return order;
+}
+
+std::vector<int64_t> Loader::epoch_order(int64_t epoch) const {
+  return shuffled_order(source_->size(), options_.seed, epoch);
 }
 
 void Loader::start_epoch(int64_t epoch) { start(epoch_order(epoch)); }

@@ -54,15 +54,6 @@ std::string name_of(E value) {
   return "?";
 }
 
-template <typename E>
-E parse_enum(const std::string& key, const std::string& text) {
-  std::string options;
-  for (const auto& [v, n] : EnumNames<E>::v) {
-    if (text == n) return v;
-    options += (options.empty() ? "" : ", ") + std::string(n);
-  }
-  detail::throw_error(ErrorCode::kInvalidArgument, "config: ", key, " must be one of ", options, ", got '", text, "'");
-}
 
 // Reads j[key] into `out` if present; a wrong type is an error naming the key.
 template <typename T>
@@ -92,7 +83,7 @@ void read_enum(const json& j, const std::string& section, const char* key, E& ou
   std::string text;
   if (!j.contains(key)) return;
   read(j, section, key, text);
-  out = parse_enum<E>(section + "." + key, text);
+  out = from_string<E>(text, "config: " + section + "." + key);
 }
 
 void reject_unknown(const json& j, const std::string& section, std::initializer_list<const char*> known) {
@@ -111,6 +102,22 @@ std::string to_string(Precision v) { return name_of(v); }
 std::string to_string(Pooling v) { return name_of(v); }
 std::string to_string(LrSchedule v) { return name_of(v); }
 std::string to_string(FFPrediction v) { return name_of(v); }
+
+template <typename E>
+E from_string(const std::string& text, const std::string& what) {
+  std::string options;
+  for (const auto& [v, n] : EnumNames<E>::v) {
+    if (text == n) return v;
+    options += (options.empty() ? "" : ", ") + std::string(n);
+  }
+  detail::throw_error(ErrorCode::kInvalidArgument, what, " must be one of ", options, ", got '", text, "'");
+}
+template Architecture from_string<Architecture>(const std::string&, const std::string&);
+template Algorithm from_string<Algorithm>(const std::string&, const std::string&);
+template Precision from_string<Precision>(const std::string&, const std::string&);
+template Pooling from_string<Pooling>(const std::string&, const std::string&);
+template LrSchedule from_string<LrSchedule>(const std::string&, const std::string&);
+template FFPrediction from_string<FFPrediction>(const std::string&, const std::string&);
 
 namespace {
 // Saturating arithmetic for sizes a config declares: a wrapped product must never pass a limit.
@@ -257,6 +264,8 @@ std::string Config::to_json() const {
                 {"blas_threads", t.blas_threads},
                 {"mean", t.mean},
                 {"std", t.std}};
+  for (const auto& r : t.plugins)  // absent when empty (and in older checkpoints)
+    j["train"]["plugins"].push_back({{"file", r.file}, {"provider", r.provider}, {"kind", r.kind}, {"hash", r.hash}});
   return j.dump(2);
 }
 
@@ -267,6 +276,28 @@ Config Config::from_file(const std::string& path) {
   } catch (const Error& e) {
     detail::throw_error(e.code(), path, ": ", e.what());
   }
+}
+
+Config Config::merged_with_json(const std::string& patch) const {
+  json p;
+  try {
+    p = json::parse(patch);
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 8e888
+    detail::throw_error(ErrorCode::kInvalidArgument, "config: not valid JSON (", e.what(), ")");
+  }
+  auto merged = json::parse(to_json());
+  merged.merge_patch(p);
+  return from_json(merged.dump());
+}
+
+void Config::set_input_shape(int64_t channels, int64_t height, int64_t width) {
+  if (!train.mean.empty() && int64_t(train.mean.size()) != channels) {
+    train.mean.clear();
+    train.std.clear();
+  }
+  model.channels = channels;
+  model.height = height;
+  model.width = width;
 }
 
 Config Config::from_json(const std::string& text) {
@@ -300,7 +331,7 @@ Config Config::from_json(const std::string& text) {
     reject_unknown(t, "train", {"algorithm", "loss", "augment", "views", "lr", "weight_decay", "head_lr",
                                 "head_weight_decay", "lr_schedule", "batch_size", "epochs", "head_epochs",
                                 "val_fraction", "select_best_epoch", "ff_prediction", "seed", "device", "precision",
-                                "tf32", "threads", "blas_threads", "mean", "std"});
+                                "tf32", "threads", "blas_threads", "mean", "std", "plugins"});
     read_enum(t, "train", "algorithm", c.train.algorithm);
     read(t, "train", "loss", c.train.loss);
     read(t, "train", "augment", c.train.augment);
@@ -324,6 +355,20 @@ Config Config::from_json(const std::string& text) {
     read(t, "train", "blas_threads", c.train.blas_threads);
     read(t, "train", "mean", c.train.mean);
     read(t, "train", "std", c.train.std);
+    if (t.contains("plugins")) {
+      CFF_CHECK(t["plugins"].is_array(), "config: train.plugins must be an array");
+      for (const auto& r : t["plugins"]) {
+        reject_unknown(r, "train.plugins[]", {"file", "provider", "kind", "hash"});
+        PluginRef ref;
+        read(r, "train.plugins[]", "file", ref.file);
+        read(r, "train.plugins[]", "provider", ref.provider);
+        read(r, "train.plugins[]", "kind", ref.kind);
+        read(r, "train.plugins[]", "hash", ref.hash);
+        CFF_CHECK(ref.kind == "loss" || ref.kind == "augmentation",
+                  "config: train.plugins[].kind must be loss or augmentation, got '", ref.kind, "'");
+        c.train.plugins.push_back(std::move(ref));
+      }
+    }
   }
   return c;
 }

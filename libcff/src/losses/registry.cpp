@@ -4,7 +4,6 @@
 #include <cstdlib>
 
 #include "cff/losses.hpp"
-#include "cff/plugins.hpp"
 
 namespace cff {
 
@@ -114,16 +113,7 @@ LossRegistry& loss_registry() {
 }
 
 std::unique_ptr<LocalLoss> make_loss(const std::string& spec, const LossContext& ctx) {
-  const auto parsed = Spec::parse(spec);
-  const std::string hint = detail::plugin_hint("loss", parsed.name);  // discovers plugins once
-  auto [entry, params] = [&] {
-    try {
-      return loss_registry().resolve(parsed, "loss");
-    } catch (const Error& e) {
-      if (hint.empty()) throw;
-      throw Error(e.code(), std::string(e.what()) + "; " + hint);
-    }
-  }();
+  auto [entry, params] = loss_registry().resolve(Spec::parse(spec), "loss");
   auto loss = entry.factory(params, ctx);
   CFF_CHECK_CODE(loss != nullptr, ErrorCode::kPlugin, "loss '", entry.info.name, "' (", entry.info.origin,
                  ") returned no object");

@@ -1,5 +1,6 @@
 // Plugin loading (Boost.DLL), validation of descriptors, the wrappers that make C-ABI and C++
-// providers look like built-ins, and discovery. See plugins/include/cff_plugin.h for the contract.
+// providers look like built-ins, discovery (with the registries' miss hook), and the record of the
+// plugins a model uses. See cff_plugin.h (the SDK header) for the contract.
 #define BOOST_DLL_USE_STD_FS
 #include <boost/dll/shared_library.hpp>
 #include <dlfcn.h>
@@ -8,15 +9,18 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
 
 #include "cff/augment.hpp"
 #include "cff/error.hpp"
+#include "cff/log.hpp"
 #include "cff/losses.hpp"
 #include "cff/plugin_sdk.hpp"
 #include "cff/runtime.hpp"
@@ -585,8 +589,11 @@ const DiscoveryReport& discover_plugins() {
       std::error_code ec;
       if (!fs::is_directory(dir, ec)) continue;
       std::vector<std::string> files;
-      for (const auto& entry : fs::directory_iterator(dir, ec))
-        if (entry.path().extension() == ".so") files.push_back(entry.path().string());
+      for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind(kPluginFilePrefix, 0) == 0 && entry.path().extension() == ".so")
+          files.push_back(entry.path().string());
+      }
       std::sort(files.begin(), files.end());
       for (const auto& f : files) {
         try {
@@ -607,7 +614,9 @@ ProviderListing list_providers() {
   return out;  // Registry::list() is sorted by name (a std::map)
 }
 
-namespace detail {
+namespace {
+// If `name` is still unknown to the registry of `kind` after discovery, a sentence listing the
+// discovery failures (empty if none): the registries' miss hook.
 std::string plugin_hint(const char* kind, const std::string& name) {
   const auto& report = discover_plugins();
   const bool known = std::string(kind) == "loss" ? loss_registry().contains(name) : augment_registry().contains(name);
@@ -616,6 +625,66 @@ std::string plugin_hint(const char* kind, const std::string& name) {
   for (const auto& [file, why] : report.failed) out += " [" + why + "]";
   return out;
 }
-}  // namespace detail
+
+// The registries know nothing of plugins: this module tells them what to do with an unknown name.
+[[maybe_unused]] const bool g_miss_hooks_installed = [] {
+  loss_registry().set_miss_hook([](const std::string& name) { return plugin_hint("loss", name); });
+  augment_registry().set_miss_hook([](const std::string& name) { return plugin_hint("augmentation", name); });
+  return true;
+}();
+
+// FNV-1a 64 of a file's bytes, 16 hex digits ("" if it cannot be read).
+std::string file_hash(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  uint64_t h = 1469598103934665603ull;
+  char buf[1 << 16];
+  while (in) {
+    in.read(buf, sizeof buf);
+    for (std::streamsize i = 0; i < in.gcount(); ++i) h = (h ^ uint8_t(buf[i])) * 1099511628211ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
+// The origin of a registered provider ("built-in", a file path), or "" when it is not registered.
+std::string origin_of(const std::string& kind, const std::string& provider) {
+  const auto list = kind == "loss" ? loss_registry().list() : augment_registry().list();
+  for (const auto& p : list)
+    if (p.name == provider) return p.origin;
+  return "";
+}
+}  // namespace
+
+std::vector<PluginRef> plugins_used(const std::string& loss_spec, const std::string& augment_spec) {
+  std::vector<std::pair<std::string, std::string>> named;  // kind, provider
+  if (!loss_spec.empty()) named.emplace_back("loss", Spec::parse(loss_spec).name);
+  if (!augment_spec.empty() && augment_spec != "none")
+    for (const auto& s : Spec::parse_pipeline(augment_spec)) named.emplace_back("augmentation", s.name);
+  std::vector<PluginRef> out;
+  for (const auto& [kind, provider] : named) {
+    const std::string origin = origin_of(kind, provider);
+    if (origin.empty() || origin == "built-in") continue;
+    out.push_back({fs::path(origin).filename().string(), provider, kind, file_hash(origin)});
+  }
+  return out;
+}
+
+void require_plugins(const std::vector<PluginRef>& refs) {
+  for (const auto& ref : refs) {
+    std::string origin = origin_of(ref.kind, ref.provider);
+    if (origin.empty()) {
+      discover_plugins();
+      origin = origin_of(ref.kind, ref.provider);
+    }
+    CFF_CHECK_CODE(!origin.empty(), ErrorCode::kPlugin, "the model was trained with plugin ", ref.file, " (", ref.kind,
+                   " '", ref.provider, "'), which is not loaded: load it (cff --plugin PATH, cff::load_plugin, "
+                   "cff_plugin_load) or put it in a folder of CFF_PLUGIN_PATH");
+    if (origin != "built-in" && !ref.hash.empty() && file_hash(origin) != ref.hash)
+      log_message(LogLevel::kWarning, ref.kind + " '" + ref.provider + "' comes from " + origin +
+                                          ", which differs from the " + ref.file + " the model was trained with");
+  }
+}
 
 }  // namespace cff

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
+#include <optional>
 
 #include "cff/error.hpp"
 #include "cff/loader.hpp"
@@ -13,22 +15,9 @@
 namespace cff {
 namespace {
 
-// Per-channel mean and standard deviation of images scaled to [0, 1].
-std::pair<std::vector<double>, std::vector<double>> channel_stats(const torch::Tensor& images) {
-  const int64_t c = images.size(1);
-  std::vector<double> mean(c), std(c);
-  for (int64_t ch = 0; ch < c; ++ch) {
-    auto x = images.select(1, ch).to(torch::kDouble);
-    if (images.scalar_type() == torch::kUInt8) x = x / 255.0;
-    mean[ch] = x.mean().item<double>();
-    std[ch] = std::max(x.std().item<double>(), 1e-6);
-  }
-  return {mean, std};
-}
-
-// The same for a source read image by image: over a seeded sample of at most 10000 images.
-std::pair<std::vector<double>, std::vector<double>> channel_stats(const ImageSource& source, uint64_t seed,
-                                                                  int64_t workers) {
+// channel_stats() of a source: in memory, of all of it; read image by image, of a seeded sample
+// of at most 10000 images.
+ChannelStats source_stats(const ImageSource& source, uint64_t seed, int64_t workers) {
   if (const auto* t = dynamic_cast<const TensorSource*>(&source)) return channel_stats(t->dataset().images);
   auto order = split_indices(source.size(), 0.0, mix_seed(seed, 3)).first;
   order.resize(size_t(std::min<int64_t>(source.size(), 10000)));
@@ -41,6 +30,28 @@ std::pair<std::vector<double>, std::vector<double>> channel_stats(const ImageSou
   return channel_stats(torch::cat(parts));
 }
 
+// One pass over a loader's batches, skipping batches of one image (a contrastive batch of one has
+// no pairs): returns the image-weighted mean of each loss, or nullopt when `after` stopped it.
+// `losses_of(b, images, labels)` gives batch b's losses; `after(b, running_means)` returns false to stop.
+template <typename LossesOf, typename After>
+std::optional<std::vector<double>> run_pass(Loader& loader, LossesOf losses_of, After after) {
+  std::vector<double> sums, means;
+  int64_t seen = 0;
+  LoaderBatch batch;
+  for (int64_t b = 0; loader.next(batch); ++b) {
+    const int64_t len = batch.labels.size(0);
+    if (len < 2) continue;
+    const std::vector<double> losses = losses_of(b, batch.images, batch.labels);
+    sums.resize(losses.size(), 0.0);
+    for (size_t i = 0; i < losses.size(); ++i) sums[i] += losses[i] * double(len);
+    seen += len;
+    means.resize(sums.size());
+    for (size_t i = 0; i < sums.size(); ++i) means[i] = sums[i] / double(seen);
+    if (!after(b, means)) return std::nullopt;
+  }
+  return means;
+}
+
 double selection_criterion(const std::vector<double>& losses, int64_t stage, bool bp, LossInputs inputs) {
   if (stage == 2 || bp) return losses.at(0);
   if (inputs == LossInputs::kPositiveNegative && losses.size() > 1)
@@ -49,6 +60,36 @@ double selection_criterion(const std::vector<double>& losses, int64_t stage, boo
 }
 
 }  // namespace
+
+namespace {
+std::string losses_text(const char* label, const std::vector<double>& v) {
+  std::string s = label;
+  char buf[32];
+  for (double x : v) {
+    std::snprintf(buf, sizeof buf, " %.4f", x);
+    s += buf;
+  }
+  return s;
+}
+}  // namespace
+
+std::string describe(const Progress& p) {
+  return "stage " + std::to_string(p.stage) + " epoch " + std::to_string(p.epoch) + "/" + std::to_string(p.epochs) +
+         " batch " + std::to_string(p.batch) + "/" + std::to_string(p.batches) + losses_text(" loss", p.losses);
+}
+
+std::string describe(const EpochRecord& r) {
+  return "stage " + std::to_string(r.stage) + " epoch " + std::to_string(r.epoch) + " done" +
+         losses_text(" train", r.train_loss) + losses_text(" val", r.val_loss) + (r.best ? " (best)" : "");
+}
+
+double lr_scale_at(LrSchedule schedule, int64_t step, int64_t total_steps) {
+  CFF_CHECK(schedule != LrSchedule::kAuto, "lr_scale_at: resolve kAuto first (Config::schedule())");
+  CFF_CHECK(total_steps >= 1 && step >= 0 && step <= total_steps, "lr_scale_at: step ", step, " of ", total_steps,
+            " steps");
+  if (schedule == LrSchedule::kConstant) return 1.0;
+  return 0.5 * (1.0 + std::cos(M_PI * double(step) / double(total_steps)));
+}
 
 FitResult Trainer::State::fit(const Dataset& train, const FitHooks& hooks) {
   train.validate();
@@ -65,8 +106,8 @@ FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, c
             m.num_classes);
   const int64_t workers = hooks.workers;
   if (stage == 1 && epoch == 0 && cfg.train.mean.empty()) {
-    auto [mu, sd] = channel_stats(*train, cfg.train.seed, workers);
-    set_normalization(mu, sd);
+    const auto stats = source_stats(*train, cfg.train.seed, workers);
+    set_normalization(stats.mean, stats.std);
   }
   const auto [tr_idx, val_idx] = split_indices(train->size(), cfg.train.val_fraction, cfg.train.seed);
   const auto tr = std::make_shared<SubsetSource>(train, tr_idx);
@@ -98,51 +139,35 @@ FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, c
       EpochRecord rec;
       rec.stage = stage;
       rec.epoch = epoch + 1;
-      std::vector<double> sums;
-      int64_t seen = 0;
-      LoaderBatch batch;
-      for (int64_t b = 0; tr_loader.next(batch); ++b) {
-        const int64_t len = batch.labels.size(0);
-        if (len < 2) continue;  // a contrastive batch of one has no pairs
-        if (cosine)  // step by step, from lr down to 0
-          set_lr_scale(0.5 * (1.0 + std::cos(M_PI * double(epoch * batches + b) / double(epochs * batches))));
-        const auto& images = batch.images;
-        const auto& labels = batch.labels;
-        const auto losses = stage == 1 ? step(images, labels, true, true)
-                                       : std::vector<double>{head_step(images, labels, true, true)};
-        sums.resize(losses.size(), 0.0);
-        for (size_t i = 0; i < losses.size(); ++i) sums[i] += losses[i] * double(len);
-        seen += len;
-        if (hooks.on_progress) {
-          Progress p{stage, epoch + 1, epochs, b + 1, batches, {}, seconds()};
-          for (double s : sums) p.losses.push_back(s / double(seen));
-          hooks.on_progress(p);
-        }
-        if (hooks.stop && hooks.stop->load()) {
-          set_lr_scale(1.0);
-          result.stopped = true;
-          result.history = history;
-          return result;
-        }
+      // The same pass trains (update, augmented head views) and validates (no update).
+      auto losses_of = [&](bool train) {
+        return [this, train](int64_t, const torch::Tensor& images, const torch::Tensor& labels) {
+          return stage == 1 ? step(images, labels, train, true)
+                            : std::vector<double>{head_step(images, labels, train, train)};
+        };
+      };
+      const auto trained = run_pass(
+          tr_loader,
+          [&](int64_t b, const torch::Tensor& images, const torch::Tensor& labels) {
+            if (cosine)  // step by step, from lr down to 0
+              set_lr_scale(lr_scale_at(LrSchedule::kCosine, epoch * batches + b, epochs * batches));
+            return losses_of(true)(b, images, labels);
+          },
+          [&](int64_t b, const std::vector<double>& means) {
+            if (hooks.on_progress) hooks.on_progress(Progress{stage, epoch + 1, epochs, b + 1, batches, means, seconds()});
+            return !(hooks.stop && hooks.stop->load());
+          });
+      if (!trained) {
+        set_lr_scale(1.0);
+        result.stopped = true;
+        result.history = history;
+        return result;
       }
-      for (double s : sums) rec.train_loss.push_back(s / double(std::max<int64_t>(seen, 1)));
+      rec.train_loss = *trained;
 
       if (val->size() >= 2) {
-        std::vector<double> vsums;
-        int64_t vseen = 0;
         val_loader.start(val_order);
-        for (LoaderBatch vb; val_loader.next(vb);) {
-          const int64_t len = vb.labels.size(0);
-          if (len < 2) continue;
-          const auto& images = vb.images;
-          const auto& labels = vb.labels;
-          const auto losses = stage == 1 ? step(images, labels, false, true)
-                                         : std::vector<double>{head_step(images, labels, false, false)};
-          vsums.resize(losses.size(), 0.0);
-          for (size_t i = 0; i < losses.size(); ++i) vsums[i] += losses[i] * double(len);
-          vseen += len;
-        }
-        for (double s : vsums) rec.val_loss.push_back(s / double(vseen));
+        rec.val_loss = *run_pass(val_loader, losses_of(false), [](int64_t, const std::vector<double>&) { return true; });
       }
       const double criterion = selection_criterion(rec.val_loss.empty() ? rec.train_loss : rec.val_loss, stage, is_bp(), loss_inputs);
       if (cfg.train.select_best_epoch && criterion < best_val) {

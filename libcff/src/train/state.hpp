@@ -1,6 +1,7 @@
 #pragma once
 // Internal: everything a Trainer owns. Shared by trainer.cpp, fit.cpp and io/checkpoint.cpp.
 
+#include <functional>
 #include <limits>
 #include <memory>
 #include <random>
@@ -39,6 +40,8 @@ struct Trainer::State {
   /// Sets the learning rate of the optimizers fit() is training in the current stage to
   /// `factor` x the configured one (the others to the configured one).
   void set_lr_scale(double factor);
+  /// Every layer's optimizer (BP: the whole network's) at stage1 x lr, the head's at stage2 x head_lr.
+  void set_lr_scales(double stage1, double stage2);
   void set_normalization(const std::vector<double>& mean, const std::vector<double>& std);
 
   // The unlocked implementations behind Trainer's public methods.
@@ -47,6 +50,15 @@ struct Trainer::State {
   LayerBatch prepare(const torch::Tensor& images, const torch::Tensor& labels, bool augment);
   double train_layer(int64_t layer, LayerBatch& batch, bool update);
   std::vector<double> step(const torch::Tensor& images, const torch::Tensor& labels, bool update, bool augment);
+  /// The one walk over the encoder: layers 0 .. upto-1 on `h` (an encode_input() output), with
+  /// between_layers() between consecutive layers; `on_layer(l, out)`, if given, sees each layer's
+  /// output. Returns layer upto-1's output. Grad mode and autocast are the caller's.
+  torch::Tensor forward(torch::Tensor h, int64_t upto,
+                        const std::function<void(int64_t, const torch::Tensor&)>& on_layer = {});
+  /// Cross-entropy of `logits` against `labels` (float32), checked finite (kNumerics naming
+  /// `what`); with `update`, one step of head_opt (the head, or BP's whole network).
+  double cross_entropy_update(const torch::Tensor& logits, const torch::Tensor& labels, bool update,
+                              const char* what);
   torch::Tensor head_features(const torch::Tensor& normalized);  // no grad
   double head_step(const torch::Tensor& images, const torch::Tensor& labels, bool update, bool augment);
   torch::Tensor scores(const torch::Tensor& images);  // N x C, float32

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "cff/error.hpp"
+#include "cff/plugins.hpp"
 #include "cff/runtime.hpp"
 #include "state.hpp"
 
@@ -22,6 +23,7 @@ torch::optim::AdamW make_adamw(std::vector<torch::Tensor> params, double lr, dou
 
 Trainer::State::State(const Config& config) : cfg(config) {
   cfg.validate();
+  require_plugins(cfg.train.plugins);  // a saved model's plugins: found, or an error naming them
   device = resolve_device(cfg.train.device);
   set_threads(cfg.train.threads, cfg.train.blas_threads, resolve_precision(cfg.train.precision, device));
   tune_allocator();
@@ -70,17 +72,21 @@ Trainer::State::State(const Config& config) : cfg(config) {
         make_adamw(head->parameters(), cfg.train.head_lr, cfg.train.head_weight_decay));
   }
   augment = AugmentPipeline(cfg.augment_spec());
+  cfg.train.plugins = plugins_used(is_bp() ? "" : cfg.loss_spec(), cfg.augment_spec());
   rng.seed(mix_seed(cfg.train.seed, 2));
   set_normalization(cfg.train.mean, cfg.train.std);
 }
 
-void Trainer::State::set_lr_scale(double factor) {
+void Trainer::State::set_lr_scales(double stage1, double stage2) {
   auto set = [](torch::optim::Optimizer& opt, double lr) {
     for (auto& group : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
   };
-  const double stage1 = stage == 1 ? factor : 1.0, stage2 = stage == 2 ? factor : 1.0;
   for (auto& opt : layer_opt) set(*opt, cfg.train.lr * stage1);
   set(*head_opt, is_bp() ? cfg.train.lr * stage1 : cfg.train.head_lr * stage2);  // BP: the whole net, stage 1
+}
+
+void Trainer::State::set_lr_scale(double factor) {
+  set_lr_scales(stage == 1 ? factor : 1.0, stage == 2 ? factor : 1.0);
 }
 
 void Trainer::State::set_normalization(const std::vector<double>& m, const std::vector<double>& s) {
@@ -194,19 +200,32 @@ std::vector<double> Trainer::State::step(const torch::Tensor& images, const torc
   torch::Tensor logits;
   {
     AutocastGuard autocast(device, cfg.train.precision);
-    auto h = batch.streams[0];
-    for (int64_t l = 0; l < net->num_layers(); ++l) h = net->forward_layer(l, h);
-    logits = head->forward(net->pool(h));
+    logits = head->forward(net->pool(forward(batch.streams[0], net->num_layers())));
   }
-  auto loss = torch::cross_entropy_loss(logits.to(torch::kFloat), batch.labels);
+  return {cross_entropy_update(logits, batch.labels, update, "BP")};
+}
+
+torch::Tensor Trainer::State::forward(torch::Tensor h, int64_t upto,
+                                      const std::function<void(int64_t, const torch::Tensor&)>& on_layer) {
+  for (int64_t l = 0; l < upto; ++l) {
+    if (l > 0) h = net->between_layers(h);
+    h = net->forward_layer(l, h);
+    if (on_layer) on_layer(l, h);
+  }
+  return h;
+}
+
+double Trainer::State::cross_entropy_update(const torch::Tensor& logits, const torch::Tensor& labels, bool update,
+                                            const char* what) {
+  auto loss = torch::cross_entropy_loss(logits.to(torch::kFloat), labels);
   const double value = loss.item<double>();
-  CFF_CHECK_CODE(std::isfinite(value), ErrorCode::kNumerics, "BP: cross-entropy is ", value);
+  CFF_CHECK_CODE(std::isfinite(value), ErrorCode::kNumerics, what, ": cross-entropy is ", value);
   if (update) {
     head_opt->zero_grad();
     loss.backward();
     head_opt->step();
   }
-  return {value};
+  return value;
 }
 
 torch::Tensor Trainer::State::head_features(const torch::Tensor& normalized) {
@@ -216,14 +235,12 @@ torch::Tensor Trainer::State::head_features(const torch::Tensor& normalized) {
   auto h = ff ? net->encode_input(normalized, torch::full({normalized.size(0)}, -1,
                                                           torch::TensorOptions().dtype(torch::kLong).device(device)))
               : net->encode_input(normalized);
-  std::vector<torch::Tensor> parts;
+  if (!ff) return net->pool(forward(h, net->num_layers())).to(torch::kFloat);
+  std::vector<torch::Tensor> parts;  // FF's one-pass head reads layers 2..L
   const int64_t L = net->num_layers();
-  for (int64_t l = 0; l < L; ++l) {
-    h = net->forward_layer(l, h);
-    if (ff && (l >= 1 || L == 1)) parts.push_back(net->pool(h).to(torch::kFloat));  // FF one-pass head: layers 2..L
-    h = net->between_layers(h);
-  }
-  if (!ff) return net->pool(h).to(torch::kFloat);
+  forward(h, L, [&](int64_t l, const torch::Tensor& out) {
+    if (l >= 1 || L == 1) parts.push_back(net->pool(out).to(torch::kFloat));
+  });
   return torch::cat(parts, 1);
 }
 
@@ -245,15 +262,7 @@ double Trainer::State::head_step(const torch::Tensor& images, const torch::Tenso
     AutocastGuard autocast(device, cfg.train.precision);
     logits = head->forward(features);
   }
-  auto loss = torch::cross_entropy_loss(logits.to(torch::kFloat), y);
-  const double value = loss.item<double>();
-  CFF_CHECK_CODE(std::isfinite(value), ErrorCode::kNumerics, "head: cross-entropy is ", value);
-  if (update) {
-    head_opt->zero_grad();
-    loss.backward();
-    head_opt->step();
-  }
-  return value;
+  return cross_entropy_update(logits, y, update, "head");
 }
 
 torch::Tensor Trainer::State::scores(const torch::Tensor& images) {
@@ -277,21 +286,17 @@ std::pair<torch::Tensor, bool> Trainer::State::raw_scores(const torch::Tensor& i
     auto total = torch::zeros({n, C}, torch::TensorOptions().dtype(torch::kFloat).device(device));
     AutocastGuard autocast(device, cfg.train.precision);
     for (int64_t c = 0; c < C; ++c) {
-      auto h = net->encode_input(x, torch::full({n}, c, torch::TensorOptions().dtype(torch::kLong).device(device)));
-      for (int64_t l = 0; l < L; ++l) {
-        h = net->forward_layer(l, h);
-        if (l >= 1 || L == 1) total.select(1, c).add_(goodness(net->pool(h).to(torch::kFloat)));
-        h = net->between_layers(h);
-      }
+      const auto h = net->encode_input(x, torch::full({n}, c, torch::TensorOptions().dtype(torch::kLong).device(device)));
+      forward(h, L, [&](int64_t l, const torch::Tensor& out) {
+        if (l >= 1 || L == 1) total.select(1, c).add_(goodness(net->pool(out).to(torch::kFloat)));
+      });
     }
     return {total, false};
   }
   torch::Tensor logits;
   if (is_bp()) {
     AutocastGuard autocast(device, cfg.train.precision);
-    auto h = net->encode_input(x);
-    for (int64_t l = 0; l < net->num_layers(); ++l) h = net->forward_layer(l, h);
-    logits = head->forward(net->pool(h));
+    logits = head->forward(net->pool(forward(net->encode_input(x), net->num_layers())));
   } else {
     const auto features = head_features(x);
     AutocastGuard autocast(device, cfg.train.precision);
@@ -308,11 +313,7 @@ torch::Tensor Trainer::State::embed(const torch::Tensor& images, int64_t layer) 
   auto h = net->label_input()
                ? net->encode_input(x, torch::full({x.size(0)}, -1, torch::TensorOptions().dtype(torch::kLong).device(device)))
                : net->encode_input(x);
-  for (int64_t l = 0; l <= layer; ++l) {
-    h = net->forward_layer(l, h);
-    if (l < layer) h = net->between_layers(h);
-  }
-  return net->pool(h).to(torch::kFloat).cpu();
+  return net->pool(forward(h, layer + 1)).to(torch::kFloat).cpu();
 }
 
 Evaluation Trainer::State::evaluate(const Dataset& data, const std::vector<int64_t>& ks) {
@@ -382,6 +383,10 @@ Precision Trainer::precision() const {
   return resolve_precision(s_->cfg.train.precision, s_->device);
 }
 int64_t Trainer::num_layers() const { CFF_LOCKED; return s_->net->num_layers(); }
+int64_t Trainer::num_losses() const {
+  CFF_LOCKED;
+  return s_->is_bp() ? 1 : s_->cfg.model.num_layers;
+}
 int64_t Trainer::stage() const { CFF_LOCKED; return s_->stage; }
 int64_t Trainer::epoch() const { CFF_LOCKED; return s_->epoch; }
 std::vector<EpochRecord> Trainer::history() const { CFF_LOCKED; return s_->history; }
@@ -401,6 +406,11 @@ std::vector<double> Trainer::step(const torch::Tensor& images, const torch::Tens
 std::vector<double> Trainer::layer_losses(const torch::Tensor& images, const torch::Tensor& labels, bool augment) {
   CFF_LOCKED;
   return s_->step(images, labels, false, augment);
+}
+void Trainer::set_lr_scale(double scale) {
+  CFF_CHECK(std::isfinite(scale) && scale >= 0, "lr scale must be finite and >= 0, got ", scale);
+  CFF_LOCKED;
+  s_->set_lr_scales(scale, scale);
 }
 double Trainer::head_step(const torch::Tensor& images, const torch::Tensor& labels, bool augment) {
   CFF_LOCKED;

@@ -63,6 +63,14 @@ pub enum cff_algorithm {
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum cff_lr_schedule {
+    CFF_LR_SCHEDULE_AUTO = 0,
+    CFF_LR_SCHEDULE_CONSTANT = 1,
+    CFF_LR_SCHEDULE_COSINE = 2,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum cff_precision {
     CFF_PRECISION_FLOAT32 = 0,
     CFF_PRECISION_BFLOAT16 = 1,
@@ -114,6 +122,10 @@ pub struct cff_dataset {
 }
 #[repr(C)]
 pub struct cff_provider_list {
+    _private: [u8; 0],
+}
+#[repr(C)]
+pub struct cff_batch_iterator {
     _private: [u8; 0],
 }
 
@@ -178,6 +190,7 @@ pub struct cff_progress {
 }
 
 pub type cff_progress_fn = Option<unsafe extern "C" fn(progress: *const cff_progress, user_data: *mut c_void) -> i32>;
+pub type cff_log_fn = Option<unsafe extern "C" fn(level: i32, message: *const c_char, user_data: *mut c_void)>;
 
 extern "C" {
     // Versions
@@ -200,6 +213,9 @@ extern "C" {
     pub fn cff_plugin_load(path: *const c_char, out_name: *mut *mut c_char) -> *mut cff_status;
     pub fn cff_plugin_unload(path: *const c_char, out_unloaded: *mut i32) -> *mut cff_status;
     pub fn cff_device_check(device: *const c_char) -> *mut cff_status;
+    pub fn cff_log_set(fn_: cff_log_fn, user_data: *mut c_void);
+    pub fn cff_plugins_discover(out_loaded: *mut i64, out_failed: *mut i64) -> *mut cff_status;
+    pub fn cff_lr_schedule_scale(schedule: i32, step: i64, total_steps: i64, out_scale: *mut f64) -> *mut cff_status;
 
     // Options
     pub fn cff_options_create(out_options: *mut *mut cff_options) -> *mut cff_status;
@@ -232,6 +248,7 @@ extern "C" {
     pub fn cff_options_set_seed(options: *mut cff_options, seed: u64) -> *mut cff_status;
     pub fn cff_options_set_device(options: *mut cff_options, device: *const c_char) -> *mut cff_status;
     pub fn cff_options_set_precision(options: *mut cff_options, precision: cff_precision) -> *mut cff_status;
+    pub fn cff_options_set_lr_schedule(options: *mut cff_options, schedule: cff_lr_schedule) -> *mut cff_status;
     pub fn cff_options_set_threads(options: *mut cff_options, threads: i64) -> *mut cff_status;
     pub fn cff_options_set_normalization(
         options: *mut cff_options,
@@ -267,6 +284,7 @@ extern "C" {
     pub fn cff_model_device(model: *mut cff_model, out_device: *mut *mut c_char) -> *mut cff_status;
     pub fn cff_model_config_json(model: *mut cff_model, out_json: *mut *mut c_char) -> *mut cff_status;
     pub fn cff_model_set_ff_prediction(model: *mut cff_model, mode: cff_ff_prediction) -> *mut cff_status;
+    pub fn cff_model_set_lr_scale(model: *mut cff_model, scale: f64) -> *mut cff_status;
 
     // Stage 1
     pub fn cff_layer_batch_create(
@@ -393,6 +411,30 @@ extern "C" {
         dataset: *const cff_dataset,
         index: i64,
         out_name: *mut *const c_char,
+    ) -> *mut cff_status;
+    pub fn cff_dataset_normalization(
+        dataset: *const cff_dataset,
+        out_mean: *mut f64,
+        out_std: *mut f64,
+        channels: i64,
+    ) -> *mut cff_status;
+    pub fn cff_batch_iterator_create(
+        dataset: *const cff_dataset,
+        batch_size: i64,
+        seed: u64,
+        shuffle: i32,
+        out_iterator: *mut *mut cff_batch_iterator,
+    ) -> *mut cff_status;
+    pub fn cff_batch_iterator_free(iterator: *mut cff_batch_iterator);
+    pub fn cff_batch_iterator_next(
+        iterator: *mut cff_batch_iterator,
+        dtype: i32,
+        out_images: *mut c_void,
+        images_length: i64,
+        out_labels: *mut i64,
+        labels_length: i64,
+        out_count: *mut i64,
+        out_epoch: *mut i64,
     ) -> *mut cff_status;
 
     // Providers

@@ -776,6 +776,12 @@ impl Model {
         // SAFETY: live model.
         check(unsafe { sys::cff_model_set_ff_prediction(self.raw, mode.into()) })
     }
+    /// From now on every layer trains at `scale` x lr and the head at `scale` x head lr (a
+    /// schedule of your own when training step by step; see [`lr_schedule_scale`]).
+    pub fn set_lr_scale(&mut self, scale: f64) -> Result<()> {
+        // SAFETY: live model.
+        check(unsafe { sys::cff_model_set_lr_scale(self.raw, scale) })
+    }
 
     fn losses_buffer(&self) -> Result<Vec<f64>> {
         Ok(vec![0.0; self.num_layers()?.max(1)])
@@ -1137,6 +1143,29 @@ impl Dataset {
         Ok(out)
     }
 
+    /// (mean, std) per channel of the images scaled to [0, 1], as `fit` computes them.
+    pub fn normalization(&self) -> Result<(Vec<f64>, Vec<f64>)> {
+        let c = self.info()?.channels;
+        let (mut mean, mut std) = (vec![0.0; c], vec![0.0; c]);
+        // SAFETY: live handle, buffers of `c` doubles.
+        check(unsafe { sys::cff_dataset_normalization(self.raw, mean.as_mut_ptr(), std.as_mut_ptr(), c as i64) })?;
+        Ok((mean, std))
+    }
+
+    /// Batches of `batch_size` uint8 images with their labels, epoch after epoch; with `shuffle`,
+    /// epoch e is shuffled by (`seed`, e) as libcff's own loader does.
+    pub fn batches(&self, batch_size: usize, seed: u64, shuffle: bool) -> Result<BatchIterator> {
+        let info = self.info()?;
+        let mut raw = ptr::null_mut();
+        // SAFETY: live handle, valid out pointer; the iterator keeps its own reference to the data.
+        check(unsafe { sys::cff_batch_iterator_create(self.raw, batch_size as i64, seed, shuffle as i32, &mut raw) })?;
+        Ok(BatchIterator {
+            raw,
+            batch_size,
+            image_len: info.channels * info.height * info.width,
+        })
+    }
+
     /// The name of class `index` (borrowed from the dataset).
     pub fn class_name(&self, index: usize) -> Result<&str> {
         let mut out = ptr::null();
@@ -1151,6 +1180,76 @@ impl Drop for Dataset {
         // SAFETY: we own the handle.
         unsafe { sys::cff_dataset_free(self.raw) }
     }
+}
+
+/// Batches of a [`Dataset`] filled by the library (see [`Dataset::batches`]).
+pub struct BatchIterator {
+    raw: *mut sys::cff_batch_iterator,
+    batch_size: usize,
+    image_len: usize,
+}
+
+// SAFETY: the iterator is used by one thread at a time (`&mut self`); it may move between threads.
+unsafe impl Send for BatchIterator {}
+
+impl BatchIterator {
+    /// The next batch of the current epoch as (pixels, labels, epoch), or `None` once the epoch
+    /// is over (the call after that starts the next epoch).
+    pub fn next_batch(&mut self) -> Result<Option<(Vec<u8>, Vec<i64>, usize)>> {
+        let mut images = vec![0u8; self.batch_size * self.image_len];
+        let mut labels = vec![0i64; self.batch_size];
+        let (mut count, mut epoch) = (0i64, 0i64);
+        // SAFETY: live iterator; buffers of the stated lengths; valid out pointers.
+        check(unsafe {
+            sys::cff_batch_iterator_next(
+                self.raw,
+                sys::cff_dtype::UINT8.0 as i32,
+                images.as_mut_ptr() as *mut c_void,
+                images.len() as i64,
+                labels.as_mut_ptr(),
+                labels.len() as i64,
+                &mut count,
+                &mut epoch,
+            )
+        })?;
+        if count == 0 {
+            return Ok(None);
+        }
+        images.truncate(count as usize * self.image_len);
+        labels.truncate(count as usize);
+        Ok(Some((images, labels, epoch as usize)))
+    }
+}
+
+impl Drop for BatchIterator {
+    fn drop(&mut self) {
+        // SAFETY: we own the handle.
+        unsafe { sys::cff_batch_iterator_free(self.raw) }
+    }
+}
+
+/// The lr factor of a schedule at `step` of `total_steps`, as `fit` applies it (`cosine`: false
+/// for the constant schedule).
+pub fn lr_schedule_scale(cosine: bool, step: u64, total_steps: u64) -> Result<f64> {
+    ensure_abi()?;
+    let schedule = if cosine {
+        sys::cff_lr_schedule::CFF_LR_SCHEDULE_COSINE
+    } else {
+        sys::cff_lr_schedule::CFF_LR_SCHEDULE_CONSTANT
+    };
+    let mut out = 0.0;
+    // SAFETY: plain values, valid out pointer.
+    check(unsafe { sys::cff_lr_schedule_scale(schedule as i32, step as i64, total_steps as i64, &mut out) })?;
+    Ok(out)
+}
+
+/// Loads every `libcff-plugin-*.so` on the plugin search path (once); returns (loaded, failed).
+pub fn discover_plugins() -> Result<(usize, usize)> {
+    ensure_abi()?;
+    let (mut loaded, mut failed) = (0i64, 0i64);
+    // SAFETY: valid out pointers.
+    check(unsafe { sys::cff_plugins_discover(&mut loaded, &mut failed) })?;
+    Ok((loaded as usize, failed as usize))
 }
 
 // ---- Providers -----------------------------------------------------------------------------------

@@ -452,3 +452,39 @@ fn cross_binding() {
         eprintln!("rust: model saved by {name} predicts the same");
     }
 }
+
+#[test]
+fn step_hosts_get_batches_normalization_and_an_lr_scale() {
+    let (images, labels) = training_data();
+    let data = Dataset::from_batch(&Batch::new(&images, [N, 1, 8, 8]).with_labels(&labels), 2).unwrap();
+    let (mean, std) = data.normalization().unwrap();
+    let want = images.iter().map(|&p| p as f64 / 255.0).sum::<f64>() / images.len() as f64;
+    assert!((mean[0] - want).abs() < 1e-12 && std[0] > 0.0);
+    let mut it = data.batches(5, 3, true).unwrap();
+    drop(data); // the iterator keeps its own reference
+    let mut counts = vec![];
+    let mut seen = vec![];
+    while let Some((px, lb, epoch)) = it.next_batch().unwrap() {
+        assert_eq!(epoch, 0);
+        counts.push(lb.len());
+        seen.extend(px);
+    }
+    assert_eq!(counts, vec![5, 5, 5, 1]);
+    let mut a: Vec<&[u8]> = seen.chunks(64).collect();
+    let mut b: Vec<&[u8]> = images.chunks(64).collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b); // every image once per epoch
+    let mut model = Model::from_json(CONFIG).unwrap();
+    let before = model.predict_full(&Batch::new(&images, [N, 1, 8, 8]), 1).unwrap();
+    model.set_lr_scale(0.0).unwrap();
+    model
+        .step(&Batch::new(&images, [N, 1, 8, 8]).with_labels(&labels))
+        .unwrap();
+    let after = model.predict_full(&Batch::new(&images, [N, 1, 8, 8]), 1).unwrap();
+    assert_eq!(before.scores, after.scores);
+    assert_eq!(model.set_lr_scale(-1.0).unwrap_err().code(), Code::InvalidArgument);
+    assert_eq!(cff::lr_schedule_scale(true, 0, 10).unwrap(), 1.0);
+    assert!((cff::lr_schedule_scale(true, 5, 10).unwrap() - 0.5).abs() < 1e-12);
+    assert!(cff::discover_plugins().is_ok());
+}
