@@ -57,33 +57,19 @@ cff_status* cff_model_load_state(cff_model* model, const char* path) {
   CFF_C_CATCH
 }
 
-cff_status* cff_model_num_layers(cff_model* model, int64_t* out_num_layers) {
-  CFF_C_TRY
-  check_model(model);
-  *check_out(out_num_layers, "out_num_layers") = model->trainer.num_layers();
-  CFF_C_CATCH
-}
+// The int64_t queries of a model: one shape, one definition each.
+#define CFF_MODEL_QUERY(name, expr)                                  \
+  cff_status* cff_model_##name(cff_model* model, int64_t* out_##name) { \
+    CFF_C_TRY                                                        \
+    check_model(model);                                              \
+    *check_out(out_##name, "out_" #name) = (expr);                   \
+    CFF_C_CATCH                                                      \
+  }
 
-cff_status* cff_model_num_classes(cff_model* model, int64_t* out_num_classes) {
-  CFF_C_TRY
-  check_model(model);
-  *check_out(out_num_classes, "out_num_classes") = num_classes(model);
-  CFF_C_CATCH
-}
-
-cff_status* cff_model_embed_dim(cff_model* model, int64_t* out_embed_dim) {
-  CFF_C_TRY
-  check_model(model);
-  *check_out(out_embed_dim, "out_embed_dim") = model->trainer.config().model.embed_dim;
-  CFF_C_CATCH
-}
-
-cff_status* cff_model_num_parameters(cff_model* model, int64_t* out_num_parameters) {
-  CFF_C_TRY
-  check_model(model);
-  *check_out(out_num_parameters, "out_num_parameters") = model->trainer.config().parameter_count();
-  CFF_C_CATCH
-}
+CFF_MODEL_QUERY(num_layers, model->trainer.num_layers())
+CFF_MODEL_QUERY(num_classes, num_classes(model))
+CFF_MODEL_QUERY(embed_dim, model->trainer.config().model.embed_dim)
+CFF_MODEL_QUERY(num_parameters, model->trainer.config().parameter_count())
 
 cff_status* cff_model_input_shape(cff_model* model, int64_t* out_channels, int64_t* out_height, int64_t* out_width) {
   CFF_C_TRY

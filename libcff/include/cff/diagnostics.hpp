@@ -69,8 +69,4 @@ void export_torchscript(const Trainer& trainer, const std::string& path);
 /// Reads a file written by export_state_dict (torch::pickle_load) as (name, tensor) pairs, in order.
 std::vector<std::pair<std::string, torch::Tensor>> load_state_dict(const std::string& path);
 
-/// Writes `bytes` to `path` through a temporary file in the same folder, fsync and rename, so
-/// readers see the old file or the new one, never a partial one. Throws kIo naming the file.
-void write_file_atomically(const std::string& path, const std::string& bytes);
-
 }  // namespace cff

@@ -6,8 +6,9 @@
 //   bytes 20..23  CRC-32 of the payload (uint32, little endian)
 //   bytes 24..    payload: torch::serialize archive (config JSON, weights, optimizer states, ...)
 //
-// The envelope catches truncation and corruption before LibTorch parses anything; writes go to a
-// temporary file in the same folder, are flushed to disk, and are renamed over the target.
+// The envelope catches truncation and corruption before LibTorch parses anything; the zip
+// directory, pickles and TorchScript source of the payload are walked before LibTorch reads them.
+// This file knows the format only: what a trainer stores in it is train/persist.cpp's business.
 #include <fcntl.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -24,11 +25,10 @@
 #include <caffe2/serialize/read_adapter_interface.h>
 #include <nlohmann/json.hpp>
 
-#include "cff/diagnostics.hpp"
 #include "cff/error.hpp"
 #include "cff/limits.hpp"
 #include "files.hpp"
-#include "../train/state.hpp"
+#include "checkpoint.hpp"
 
 namespace cff {
 namespace {
@@ -56,93 +56,6 @@ uint32_t crc32_of(const char* p, size_t left) {
     left -= chunk;
   }
   return uint32_t(crc);
-}
-
-std::string history_json(const std::vector<EpochRecord>& history) {
-  nlohmann::json j = nlohmann::json::array();
-  for (const auto& r : history)
-    j.push_back({{"stage", r.stage}, {"epoch", r.epoch}, {"train_loss", r.train_loss}, {"val_loss", r.val_loss},
-                 {"seconds", r.seconds}, {"best", r.best}});
-  return j.dump();
-}
-
-std::vector<EpochRecord> parse_history(const std::string& text) {
-  std::vector<EpochRecord> out;
-  for (const auto& j : nlohmann::json::parse(text)) {
-    EpochRecord r;
-    r.stage = j.at("stage");
-    r.epoch = j.at("epoch");
-    r.train_loss = j.at("train_loss").get<std::vector<double>>();
-    r.val_loss = j.at("val_loss").get<std::vector<double>>();
-    r.seconds = j.at("seconds");
-    r.best = j.at("best");
-    out.push_back(r);
-  }
-  return out;
-}
-
-void write_tensors(torch::serialize::OutputArchive& archive, const std::vector<torch::Tensor>& tensors) {
-  archive.write("count", c10::IValue(int64_t(tensors.size())));
-  for (size_t i = 0; i < tensors.size(); ++i) archive.write(std::to_string(i), tensors[i]);
-}
-
-std::vector<torch::Tensor> read_tensors(torch::serialize::InputArchive& archive, const torch::Device& device) {
-  c10::IValue count;
-  archive.read("count", count);
-  const int64_t n = count.toInt();
-  CFF_CHECK_CODE(n >= 0 && n <= 1000000, ErrorCode::kFormat, "bad tensor count ", n);
-  std::vector<torch::Tensor> out(static_cast<size_t>(n));
-  for (size_t i = 0; i < out.size(); ++i) {
-    archive.read(std::to_string(i), out[i]);
-    out[i] = out[i].to(device);
-  }
-  return out;
-}
-
-// Name, shape and dtype of every tensor of `module`: what the loaded tensors must match.
-std::vector<std::tuple<std::string, std::vector<int64_t>, torch::Dtype>> layout_of(const torch::nn::Module& module) {
-  std::vector<std::tuple<std::string, std::vector<int64_t>, torch::Dtype>> out;
-  for (const auto& item : module.named_parameters())
-    out.emplace_back(item.key(), item.value().sizes().vec(), item.value().scalar_type());
-  for (const auto& item : module.named_buffers())
-    out.emplace_back(item.key(), item.value().sizes().vec(), item.value().scalar_type());
-  return out;
-}
-
-std::string shape_text(c10::IntArrayRef s) {
-  std::ostringstream o;
-  o << s;
-  return o.str();
-}
-
-// LibTorch's Module::load replaces each tensor by the stored one whatever its shape (a 10-way
-// head loads into a 3-class model): every tensor must have the shape the config's model has.
-void check_layout(const torch::nn::Module& module, const std::vector<std::tuple<std::string, std::vector<int64_t>,
-                                                                                torch::Dtype>>& expected,
-                  const std::string& what) {
-  const auto got = layout_of(module);
-  CFF_CHECK_CODE(got.size() == expected.size(), ErrorCode::kFormat, what, " has ", got.size(), " tensors, the config's model ",
-                 expected.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    const auto& [name, shape, dtype] = expected[i];
-    CFF_CHECK_CODE(std::get<1>(got[i]) == shape && std::get<2>(got[i]) == dtype, ErrorCode::kFormat, what, " tensor ",
-                   name, " is ", shape_text(std::get<1>(got[i])), " ", c10::toString(std::get<2>(got[i])),
-                   ", the config's model needs ", shape_text(shape), " ", c10::toString(dtype));
-  }
-}
-
-// AdamW moments must match their parameters (else the first step fails deep inside LibTorch).
-void check_optimizer(torch::optim::Optimizer& opt, const std::string& what) {
-  for (auto& group : opt.param_groups())
-    for (auto& p : group.params()) {
-      const auto it = opt.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
-      if (it == opt.state().end()) continue;
-      const auto& st = static_cast<const torch::optim::AdamWParamState&>(*it->second);
-      for (const auto* t : {&st.exp_avg(), &st.exp_avg_sq(), &st.max_exp_avg_sq()})
-        CFF_CHECK_CODE(!t->defined() || (t->sizes() == p.sizes() && t->scalar_type() == p.scalar_type()),
-                       ErrorCode::kFormat, what, ": optimizer state ", shape_text(t->sizes()),
-                       " does not match its parameter ", shape_text(p.sizes()));
-    }
 }
 
 // ---- the archive's TorchScript source, checked before LibTorch compiles it ----------------------
@@ -298,6 +211,98 @@ void check_archive_source(const char* payload, size_t size) {
     }
   }
 }
+}  // namespace
+
+namespace detail {
+
+std::string history_json(const std::vector<EpochRecord>& history) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& r : history)
+    j.push_back({{"stage", r.stage}, {"epoch", r.epoch}, {"train_loss", r.train_loss}, {"val_loss", r.val_loss},
+                 {"seconds", r.seconds}, {"best", r.best}});
+  return j.dump();
+}
+
+std::vector<EpochRecord> parse_history(const std::string& text) {
+  std::vector<EpochRecord> out;
+  for (const auto& j : nlohmann::json::parse(text)) {
+    EpochRecord r;
+    r.stage = j.at("stage");
+    r.epoch = j.at("epoch");
+    r.train_loss = j.at("train_loss").get<std::vector<double>>();
+    r.val_loss = j.at("val_loss").get<std::vector<double>>();
+    r.seconds = j.at("seconds");
+    r.best = j.at("best");
+    out.push_back(r);
+  }
+  return out;
+}
+
+void write_tensors(torch::serialize::OutputArchive& archive, const std::vector<torch::Tensor>& tensors) {
+  archive.write("count", c10::IValue(int64_t(tensors.size())));
+  for (size_t i = 0; i < tensors.size(); ++i) archive.write(std::to_string(i), tensors[i]);
+}
+
+std::vector<torch::Tensor> read_tensors(torch::serialize::InputArchive& archive, const torch::Device& device) {
+  c10::IValue count;
+  archive.read("count", count);
+  const int64_t n = count.toInt();
+  CFF_CHECK_CODE(n >= 0 && n <= 1000000, ErrorCode::kFormat, "bad tensor count ", n);
+  std::vector<torch::Tensor> out(static_cast<size_t>(n));
+  for (size_t i = 0; i < out.size(); ++i) {
+    archive.read(std::to_string(i), out[i]);
+    out[i] = out[i].to(device);
+  }
+  return out;
+}
+
+// Name, shape and dtype of every tensor of `module`: what the loaded tensors must match.
+std::vector<std::tuple<std::string, std::vector<int64_t>, torch::Dtype>> layout_of(const torch::nn::Module& module) {
+  std::vector<std::tuple<std::string, std::vector<int64_t>, torch::Dtype>> out;
+  for (const auto& item : module.named_parameters())
+    out.emplace_back(item.key(), item.value().sizes().vec(), item.value().scalar_type());
+  for (const auto& item : module.named_buffers())
+    out.emplace_back(item.key(), item.value().sizes().vec(), item.value().scalar_type());
+  return out;
+}
+
+std::string shape_text(c10::IntArrayRef s) {
+  std::ostringstream o;
+  o << s;
+  return o.str();
+}
+
+// LibTorch's Module::load replaces each tensor by the stored one whatever its shape (a 10-way
+// head loads into a 3-class model): every tensor must have the shape the config's model has.
+void check_layout(const torch::nn::Module& module, const std::vector<std::tuple<std::string, std::vector<int64_t>,
+                                                                                torch::Dtype>>& expected,
+                  const std::string& what) {
+  const auto got = layout_of(module);
+  CFF_CHECK_CODE(got.size() == expected.size(), ErrorCode::kFormat, what, " has ", got.size(), " tensors, the config's model ",
+                 expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    const auto& [name, shape, dtype] = expected[i];
+    CFF_CHECK_CODE(std::get<1>(got[i]) == shape && std::get<2>(got[i]) == dtype, ErrorCode::kFormat, what, " tensor ",
+                   name, " is ", shape_text(std::get<1>(got[i])), " ", c10::toString(std::get<2>(got[i])),
+                   ", the config's model needs ", shape_text(shape), " ", c10::toString(dtype));
+  }
+}
+
+// AdamW moments must match their parameters (else the first step fails deep inside LibTorch).
+void check_optimizer(torch::optim::Optimizer& opt, const std::string& what) {
+  for (auto& group : opt.param_groups())
+    for (auto& p : group.params()) {
+      const auto it = opt.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      if (it == opt.state().end()) continue;
+      const auto& st = static_cast<const torch::optim::AdamWParamState&>(*it->second);
+      for (const auto* t : {&st.exp_avg(), &st.exp_avg_sq(), &st.max_exp_avg_sq()})
+        CFF_CHECK_CODE(!t->defined() || (t->sizes() == p.sizes() && t->scalar_type() == p.scalar_type()),
+                       ErrorCode::kFormat, what, ": optimizer state ", shape_text(t->sizes()),
+                       " does not match its parameter ", shape_text(p.sizes()));
+    }
+}
+
+
 
 template <typename T>
 T read_value(torch::serialize::InputArchive& archive, const char* key);
@@ -319,114 +324,19 @@ std::string read_value(torch::serialize::InputArchive& archive, const char* key)
   archive.read(key, v);
   return v.toStringRef();
 }
-}  // namespace
 
-namespace {
-// Removes `<name>.tmp.<pid>` files beside `target` left by processes that no longer exist (a kill
-// -9 or a power cut during a save). A live process's temporary file is never touched.
-void remove_stale_temporaries(const std::filesystem::path& target) {
-  namespace fs = std::filesystem;
-  const std::string prefix = target.filename().string() + ".tmp.";
-  const fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  std::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
-    const std::string pid = name.substr(prefix.size());
-    if (pid.find_first_not_of("0123456789") != std::string::npos || pid.size() > 9) continue;
-    if (long(std::stol(pid)) == long(::getpid()) || !detail::process_is_gone(std::stol(pid))) continue;
-    std::error_code rm;
-    fs::remove(it->path(), rm);
-  }
-}
-
-// fsync of the folder holding `target`, so that the rename itself survives a power loss.
-void sync_parent(const std::filesystem::path& target) {
-  const std::string dir = target.parent_path().empty() ? "." : target.parent_path().string();
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;  // the data itself is on disk already; only the name's durability is at stake
-  ::fsync(fd);
-  ::close(fd);
-}
-}  // namespace
-
-void write_file_atomically(const std::string& path, const std::string& bytes) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  remove_stale_temporaries(target);
-  const fs::path tmp = target.parent_path() / (target.filename().string() + ".tmp." + std::to_string(::getpid()));
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  CFF_CHECK_CODE(f != nullptr, ErrorCode::kIo, path, ": cannot write (", std::strerror(errno), ")");
-  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 &&
-                  ::fsync(fileno(f)) == 0;
-  const int saved_errno = errno;
-  const bool closed = std::fclose(f) == 0;
-  if (!ok || !closed) {
-    std::remove(tmp.c_str());
-    detail::throw_error(ErrorCode::kIo, path, ": write failed (", std::strerror(saved_errno), ")");
-  }
-  if (std::rename(tmp.c_str(), target.c_str()) != 0) {
-    const int e = errno;
-    std::remove(tmp.c_str());
-    detail::throw_error(ErrorCode::kIo, path, ": cannot replace (", std::strerror(e), ")");
-  }
-  sync_parent(target);
-}
-
-void check_weights_finite(const Trainer::State& s, const std::string& what) {
-  torch::NoGradGuard no_grad;
-  auto check = [&](const std::string& prefix, const torch::OrderedDict<std::string, torch::Tensor>& dict) {
-    for (const auto& item : dict)
-      if (item.value().is_floating_point())
-        CFF_CHECK_CODE(torch::isfinite(item.value()).all().item<bool>(), ErrorCode::kNumerics, what, ": weight ",
-                       prefix, item.key(), " contains NaN or Inf (training diverged; lower --lr)");
-  };
-  check("encoder.", s.net->named_parameters());
-  check("head.", s.head->named_parameters());
-}
-
-void write_checkpoint(const Trainer::State& s, const std::string& path) {
-  // A diverged model is never written: `path` keeps what it held (the last good epoch).
-  check_weights_finite(s, path + ": not saved");
-  torch::serialize::OutputArchive archive;
-  archive.write("config", c10::IValue(s.cfg.to_json()));
-  archive.write("stage", c10::IValue(s.stage));
-  archive.write("epoch", c10::IValue(s.epoch));
-  archive.write("best_val", c10::IValue(s.best_val));
-  archive.write("best_epoch", c10::IValue(s.best_epoch));
-  std::ostringstream rng_state;
-  rng_state << s.rng;
-  archive.write("rng", c10::IValue(rng_state.str()));
-  archive.write("history", c10::IValue(history_json(s.history)));
-  torch::serialize::OutputArchive net, head, head_opt, best;
-  s.net->save(net);
-  s.head->save(head);
-  s.head_opt->save(head_opt);
-  write_tensors(best, s.best_snapshot);
-  archive.write("net", net);
-  archive.write("head", head);
-  archive.write("head_opt", head_opt);
-  archive.write("best", best);
-  for (size_t l = 0; l < s.layer_opt.size(); ++l) {
-    torch::serialize::OutputArchive opt;
-    s.layer_opt[l]->save(opt);
-    archive.write("layer_opt." + std::to_string(l), opt);
-  }
-  std::ostringstream payload_stream;
-  archive.save_to(payload_stream);
-  const std::string payload = payload_stream.str();
-
+std::string seal_checkpoint(const std::string& payload) {
   std::string bytes(kMagic, sizeof kMagic);
   put_le<uint32_t>(bytes, kFormatVersion);
   put_le<uint64_t>(bytes, payload.size());
   put_le<uint32_t>(bytes, crc32_of(payload.data(), payload.size()));
   bytes += payload;
-  write_file_atomically(path, bytes);
+  return bytes;
 }
 
-std::unique_ptr<Trainer::State> read_checkpoint(const std::string& path, const std::string& device) {
+uint64_t open_checkpoint(const std::string& path, torch::serialize::InputArchive& archive) {
   // A regular file within InputLimits::max_file_bytes (a folder is kIo, never "not a checkpoint").
-  const auto file = detail::read_input_file(path, "checkpoint");
+  const auto file = read_input_file(path, "checkpoint");
   const char* bytes = reinterpret_cast<const char*>(file.data());
   CFF_CHECK_CODE(file.size() >= kHeaderSize && std::memcmp(bytes, kMagic, sizeof kMagic) == 0, ErrorCode::kFormat,
                  path, ": not a libcff checkpoint");
@@ -441,70 +351,11 @@ std::unique_ptr<Trainer::State> read_checkpoint(const std::string& path, const s
   const char* payload = bytes + kHeaderSize;
   CFF_CHECK_CODE(crc32_of(payload, present) == get_le<uint32_t>(bytes + 20), ErrorCode::kFormat, path,
                  ": checkpoint is corrupt (checksum mismatch)");
-  try {
-    check_zip_sizes(payload, present);
-    check_archive_source(payload, present);
-    torch::serialize::InputArchive archive;
-    archive.load_from(payload, present, torch::kCPU);
-    Config cfg = Config::from_json(read_value<std::string>(archive, "config"));
-    if (!device.empty()) cfg.train.device = device;
-    cfg.validate();  // sizes against the limits, before the model is built
-    // Every weight is stored as 4 bytes or more: a config describing more weights than the file
-    // can hold is not this file's model, and the model is not built (nor allocated) at all.
-    const int64_t params = cfg.parameter_count();
-    CFF_CHECK_CODE(uint64_t(params) <= present / 4, ErrorCode::kFormat, "its config describes ", params,
-                   " weights (", detail::human_bytes(uint64_t(params) * 4), "), the file holds ",
-                   detail::human_bytes(present), " in all");
-    auto s = std::make_unique<Trainer::State>(cfg);
-    const auto net_layout = layout_of(*s->net), head_layout = layout_of(*s->head);
-    s->stage = read_value<int64_t>(archive, "stage");
-    s->epoch = read_value<int64_t>(archive, "epoch");
-    s->best_val = read_value<double>(archive, "best_val");
-    s->best_epoch = read_value<int64_t>(archive, "best_epoch");
-    std::istringstream rng_state(read_value<std::string>(archive, "rng"));
-    rng_state >> s->rng;
-    CFF_CHECK_CODE(!rng_state.fail(), ErrorCode::kFormat, path, ": bad RNG state");
-    s->history = parse_history(read_value<std::string>(archive, "history"));
-    torch::serialize::InputArchive net, head, head_opt, best;
-    archive.read("net", net);
-    archive.read("head", head);
-    archive.read("head_opt", head_opt);
-    archive.read("best", best);
-    s->net->load(net);
-    s->head->load(head);
-    check_layout(*s->net, net_layout, "encoder");
-    check_layout(*s->head, head_layout, "head");
-    s->net->to(s->device);
-    s->head->to(s->device);
-    s->head_opt->load(head_opt);
-    check_optimizer(*s->head_opt, "head");
-    for (size_t l = 0; l < s->layer_opt.size(); ++l) {
-      torch::serialize::InputArchive opt;
-      archive.read("layer_opt." + std::to_string(l), opt);
-      s->layer_opt[l]->load(opt);
-      check_optimizer(*s->layer_opt[l], "layer " + std::to_string(l));
-    }
-    s->best_snapshot = read_tensors(best, s->device);
-    const auto live = s->state_tensors();
-    CFF_CHECK_CODE(s->best_snapshot.empty() || s->best_snapshot.size() == live.size(), ErrorCode::kFormat,
-                   path, ": best-epoch snapshot does not match the model");
-    for (size_t i = 0; i < s->best_snapshot.size(); ++i)
-      CFF_CHECK_CODE(s->best_snapshot[i].sizes() == live[i].sizes() &&
-                         s->best_snapshot[i].scalar_type() == live[i].scalar_type(),
-                     ErrorCode::kFormat, path, ": best-epoch snapshot tensor ", i, " is ",
-                     shape_text(s->best_snapshot[i].sizes()), ", the model's ", shape_text(live[i].sizes()));
-    CFF_CHECK_CODE(s->stage >= 1 && s->stage <= 3 && s->epoch >= 0, ErrorCode::kFormat, path, ": bad progress (stage ",
-                   s->stage, ", epoch ", s->epoch, ")");
-    return s;
-  } catch (const Error& e) {
-    if (e.code() == ErrorCode::kUnsupported) throw;
-    detail::throw_error(ErrorCode::kFormat, path, ": ", e.what());
-  } catch (const std::exception& e) {
-    // LibTorch's own messages carry a C++ backtrace; the first line says what is wrong.
-    std::string msg = e.what();
-    msg = msg.substr(0, msg.find('\n'));
-    detail::throw_error(ErrorCode::kFormat, path, ": checkpoint content does not match (", msg, ")");
-  }
+  check_zip_sizes(payload, present);
+  check_archive_source(payload, present);
+  archive.load_from(payload, present, torch::kCPU);
+  return present;
 }
 
+}  // namespace detail
 }  // namespace cff

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cff/diagnostics.hpp"
+#include "files.hpp"
 #include "cff/error.hpp"
 #include "cff/trainer.hpp"
 
@@ -17,7 +18,7 @@ void export_state_dict(const Trainer& trainer, const std::string& path) {
   c10::Dict<std::string, torch::Tensor> dict;
   for (const auto& [name, tensor] : trainer.named_tensors()) dict.insert(name, tensor.contiguous());
   const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
-  write_file_atomically(path, std::string(bytes.begin(), bytes.end()));
+  detail::write_file_atomically(path, std::string(bytes.begin(), bytes.end()));
 }
 
 namespace {
@@ -127,7 +128,7 @@ void export_torchscript(const Trainer& trainer, const std::string& path) {
   module.eval();
   std::ostringstream bytes;
   module.save(bytes);
-  write_file_atomically(path, bytes.str());
+  detail::write_file_atomically(path, bytes.str());
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> load_state_dict(const std::string& path) {

@@ -1,5 +1,5 @@
 #pragma once
-// Checked access to input files: what every reader calls before it opens a file.
+// Checked access to input files (what every reader calls before it opens a file), and atomic writes.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,6 +17,11 @@ std::vector<uint8_t> read_input_file(const std::string& path, const char* what);
 
 /// Whether `pid` names a process that no longer exists (kill(pid, 0) gives ESRCH).
 bool process_is_gone(long pid);
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, fsync and rename, so
+/// readers see the old file or the new one, never a partial one; first removes temporary files
+/// that dead processes left beside it. Throws kIo naming the file.
+void write_file_atomically(const std::string& path, const std::string& bytes);
 
 /// "1.5 GiB"-style text for a byte count, for messages.
 std::string human_bytes(uint64_t bytes);

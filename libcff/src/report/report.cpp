@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cff/diagnostics.hpp"
+#include "../io/files.hpp"
 #include "cff/error.hpp"
 
 namespace cff {
@@ -260,10 +261,10 @@ void write_report(const std::string& dir, const Diagnostics& diag, const std::ve
                  d.projection, diag.labels, names);
   h << "</div><p>Files: layers.csv, history.csv, projection.csv.</p></body></html>\n";
 
-  write_file_atomically((root / "layers.csv").string(), layers.str());
-  write_file_atomically((root / "history.csv").string(), hist.str());
-  write_file_atomically((root / "projection.csv").string(), proj.str());
-  write_file_atomically((root / "report.html").string(), h.str());
+  detail::write_file_atomically((root / "layers.csv").string(), layers.str());
+  detail::write_file_atomically((root / "history.csv").string(), hist.str());
+  detail::write_file_atomically((root / "projection.csv").string(), proj.str());
+  detail::write_file_atomically((root / "report.html").string(), h.str());
 }
 
 }  // namespace cff
