@@ -636,7 +636,27 @@ func TestStepHostsGetBatchesNormalizationAndAnLRScale(t *testing.T) {
 	}
 }
 
-func TestLogHandlerInstallsAndRemoves(t *testing.T) {
-	cff.SetLogHandler(func(level int, message string) {})
+// A model that remembers a different file of its plugin loads, with a warning to the handler.
+func TestLogHandlerReceivesTheLibraryWarnings(t *testing.T) {
+	path := os.Getenv("CFF_TEST_PLUGIN")
+	if path == "" {
+		t.Skip("CFF_TEST_PLUGIN not set (ctest sets it)")
+	}
+	must(cff.LoadPlugin(path))
+	cfg := fmt.Sprintf(`{"model": {"embed_dim": 16, "num_layers": 2, "height": 8, "width": 8, "num_classes": 2},
+	  "train": {"device": "cpu", "threads": 1, "loss": "cosine-margin", "plugins": [{"file": %q,
+	  "provider": "cosine-margin", "kind": "loss", "hash": "0000000000000000"}]}}`, filepath.Base(path))
+	var mu sync.Mutex
+	var got []string
+	cff.SetLogHandler(func(level int, message string) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, fmt.Sprintf("%d %s", level, message))
+	})
+	must(cff.NewModelJSON(cfg)).Close()
 	cff.SetLogHandler(nil)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "2 ") || !strings.Contains(got[0], "differs from the "+filepath.Base(path)) {
+		t.Fatalf("log: %q", got)
+	}
+	must(cff.NewModelJSON(cfg)).Close() // no handler: nothing fails
 }

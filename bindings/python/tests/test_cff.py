@@ -375,8 +375,25 @@ class StepHost(unittest.TestCase):
             cff.lr_schedule_scale(cff.LrSchedule.AUTO, 0, 10)
         loaded, failed = cff.discover_plugins()
         self.assertGreaterEqual(loaded + failed, 0)
-        cff.set_log_handler(lambda level, message: None)
-        cff.set_log_handler(None)
+
+    def test_log_handler_receives_the_library_warnings(self):
+        path = os.environ.get("CFF_TEST_PLUGIN")
+        if not path:
+            self.skipTest("CFF_TEST_PLUGIN not set (ctest sets it)")
+        cff.load_plugin(path)
+        # A model that remembers a different file of its plugin loads, with a warning.
+        config = {"model": CONFIG["model"], "train": dict(CONFIG["train"], loss="cosine-margin", plugins=[
+            {"file": os.path.basename(path), "provider": "cosine-margin", "kind": "loss", "hash": "0" * 16}])}
+        got = []
+        cff.set_log_handler(lambda level, message: got.append((level, message)))
+        try:
+            cff.Model(config).close()
+        finally:
+            cff.set_log_handler(None)
+        self.assertEqual(len(got), 1, got)
+        self.assertEqual(got[0][0], cff.LogLevel.WARNING)
+        self.assertIn("differs from the " + os.path.basename(path), got[0][1])
+        cff.Model(config).close()  # no handler: nothing is printed, nothing fails
 
 
 def rss_mib():
