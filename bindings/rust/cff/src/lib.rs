@@ -27,7 +27,7 @@ use std::os::raw::{c_char, c_void};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub use cff_sys as sys;
 use cff_sys::cff_batch;
@@ -1241,6 +1241,43 @@ pub fn lr_schedule_scale(cosine: bool, step: u64, total_steps: u64) -> Result<f6
     // SAFETY: plain values, valid out pointer.
     check(unsafe { sys::cff_lr_schedule_scale(schedule as i32, step as i64, total_steps as i64, &mut out) })?;
     Ok(out)
+}
+
+/// A log message's importance (`cff_log_level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warning,
+    Error,
+}
+
+type LogHandler = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+static LOG_HANDLER: Mutex<Option<LogHandler>> = Mutex::new(None);
+
+unsafe extern "C" fn log_trampoline(level: i32, message: *const c_char, _user: *mut c_void) {
+    let handler = LOG_HANDLER.lock().ok().and_then(|h| h.clone());
+    if let Some(h) = handler {
+        // SAFETY: the library passes a NUL-terminated string valid during the call.
+        let text = unsafe { CStr::from_ptr(message) }.to_string_lossy();
+        let level = match level {
+            0 => LogLevel::Debug,
+            1 => LogLevel::Info,
+            2 => LogLevel::Warning,
+            _ => LogLevel::Error,
+        };
+        // A panic must not unwind into the library's C++ frames.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h(level, &text)));
+    }
+}
+
+/// Installs `handler` for the library's messages (a skipped image file, a plugin that differs from
+/// the recorded one, ...), or `None` to drop them (the default). It may run on library threads.
+pub fn set_log_handler(handler: Option<Box<dyn Fn(LogLevel, &str) + Send + Sync>>) {
+    let install = handler.is_some();
+    *LOG_HANDLER.lock().unwrap_or_else(|e| e.into_inner()) = handler.map(Arc::from);
+    // SAFETY: the trampoline is a plain function that lives for the whole program.
+    unsafe { sys::cff_log_set(if install { Some(log_trampoline) } else { None }, ptr::null_mut()) }
 }
 
 /// Loads every `libcff-plugin-*.so` on the plugin search path (once); returns (loaded, failed).
