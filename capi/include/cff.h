@@ -67,7 +67,7 @@ extern "C" {
 #define CFF_NODISCARD __attribute__((warn_unused_result))
 #define CFF_DEPRECATED(message) __attribute__((deprecated(message)))
 #elif defined(_MSC_VER)
-#define CFF_NODISCARD _Check_return_
+#define CFF_NODISCARD /* _Check_return_ would need <sal.h>; MSVC's /analyze is opt-in anyway */
 #define CFF_DEPRECATED(message) __declspec(deprecated(message))
 #else
 #define CFF_NODISCARD
