@@ -138,9 +138,13 @@ cff_status* cff_batch_iterator_next(cff_batch_iterator* iterator, int32_t dtype,
     it->order.clear();
     return nullptr;
   }
-  if (it->order.empty()) {
-    it->order = it->shuffle ? cff::shuffled_order(n, it->seed, it->epoch) : std::vector<int64_t>(size_t(n));
-    if (!it->shuffle) std::iota(it->order.begin(), it->order.end(), 0);
+  if (it->order.empty()) {  // this epoch's order: seeded shuffle, or 0 .. n-1
+    if (it->shuffle) {
+      it->order = cff::shuffled_order(n, it->seed, it->epoch);
+    } else {
+      it->order.resize(size_t(n));
+      std::iota(it->order.begin(), it->order.end(), 0);
+    }
   }
   const int64_t count = std::min(it->batch_size, n - it->position);
   const auto index = torch::from_blob(it->order.data() + it->position, {count}, torch::kLong);

@@ -32,7 +32,7 @@ ChannelStats channel_stats(const torch::Tensor& images) {
     auto x = images.select(1, ch).to(torch::kDouble);
     if (images.scalar_type() == torch::kUInt8) x = x / 255.0;
     out.mean[size_t(ch)] = x.mean().item<double>();
-    out.std[size_t(ch)] = std::max(images.size(0) * images.size(2) * images.size(3) > 1 ? x.std().item<double>() : 0.0, 1e-6);
+    out.std[size_t(ch)] = std::max(x.numel() > 1 ? x.std().item<double>() : 0.0, 1e-6);  // std of one value: NaN
   }
   return out;
 }

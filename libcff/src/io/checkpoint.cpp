@@ -9,14 +9,9 @@
 // The envelope catches truncation and corruption before LibTorch parses anything; the zip
 // directory, pickles and TorchScript source of the payload are walked before LibTorch reads them.
 // This file knows the format only: what a trainer stores in it is train/persist.cpp's business.
-#include <fcntl.h>
-#include <unistd.h>
 #include <zlib.h>
 
-#include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <regex>
 #include <tuple>
@@ -257,8 +252,8 @@ std::vector<torch::Tensor> read_tensors(torch::serialize::InputArchive& archive,
 }
 
 // Name, shape and dtype of every tensor of `module`: what the loaded tensors must match.
-std::vector<std::tuple<std::string, std::vector<int64_t>, torch::Dtype>> layout_of(const torch::nn::Module& module) {
-  std::vector<std::tuple<std::string, std::vector<int64_t>, torch::Dtype>> out;
+TensorLayout layout_of(const torch::nn::Module& module) {
+  TensorLayout out;
   for (const auto& item : module.named_parameters())
     out.emplace_back(item.key(), item.value().sizes().vec(), item.value().scalar_type());
   for (const auto& item : module.named_buffers())
@@ -274,9 +269,7 @@ std::string shape_text(c10::IntArrayRef s) {
 
 // LibTorch's Module::load replaces each tensor by the stored one whatever its shape (a 10-way
 // head loads into a 3-class model): every tensor must have the shape the config's model has.
-void check_layout(const torch::nn::Module& module, const std::vector<std::tuple<std::string, std::vector<int64_t>,
-                                                                                torch::Dtype>>& expected,
-                  const std::string& what) {
+void check_layout(const torch::nn::Module& module, const TensorLayout& expected, const std::string& what) {
   const auto got = layout_of(module);
   CFF_CHECK_CODE(got.size() == expected.size(), ErrorCode::kFormat, what, " has ", got.size(), " tensors, the config's model ",
                  expected.size());
@@ -334,9 +327,10 @@ std::string seal_checkpoint(const std::string& payload) {
   return bytes;
 }
 
-uint64_t open_checkpoint(const std::string& path, torch::serialize::InputArchive& archive) {
+CheckpointFile read_checkpoint_file(const std::string& path) {
   // A regular file within InputLimits::max_file_bytes (a folder is kIo, never "not a checkpoint").
-  const auto file = read_input_file(path, "checkpoint");
+  CheckpointFile out{read_input_file(path, "checkpoint")};
+  const auto& file = out.bytes;
   const char* bytes = reinterpret_cast<const char*>(file.data());
   CFF_CHECK_CODE(file.size() >= kHeaderSize && std::memcmp(bytes, kMagic, sizeof kMagic) == 0, ErrorCode::kFormat,
                  path, ": not a libcff checkpoint");
@@ -351,11 +345,17 @@ uint64_t open_checkpoint(const std::string& path, torch::serialize::InputArchive
   const char* payload = bytes + kHeaderSize;
   CFF_CHECK_CODE(crc32_of(payload, present) == get_le<uint32_t>(bytes + 20), ErrorCode::kFormat, path,
                  ": checkpoint is corrupt (checksum mismatch)");
-  check_zip_sizes(payload, present);
-  check_archive_source(payload, present);
-  archive.load_from(payload, present, torch::kCPU);
-  return present;
+  return out;
 }
+
+void load_checkpoint_archive(const CheckpointFile& file, torch::serialize::InputArchive& archive) {
+  check_zip_sizes(file.payload(), file.payload_size());
+  check_archive_source(file.payload(), file.payload_size());
+  archive.load_from(file.payload(), file.payload_size(), torch::kCPU);
+}
+
+const char* CheckpointFile::payload() const { return reinterpret_cast<const char*>(bytes.data()) + kHeaderSize; }
+size_t CheckpointFile::payload_size() const { return bytes.size() - kHeaderSize; }
 
 }  // namespace detail
 }  // namespace cff

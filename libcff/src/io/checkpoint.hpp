@@ -16,10 +16,20 @@ namespace cff::detail {
 /// version, payload size and CRC-32 in front of it.
 std::string seal_checkpoint(const std::string& payload);
 
-/// Reads the checkpoint at `path` into `archive`, after checking the file (a regular file within
-/// the input limits), its header, size and CRC, and walking the archive's zip directory, pickles
-/// and TorchScript source. Throws kIo / kFormat naming `path`. Returns the payload's size.
-uint64_t open_checkpoint(const std::string& path, torch::serialize::InputArchive& archive);
+/// A checkpoint file read into memory whose header, size and CRC have been checked.
+struct CheckpointFile {
+  std::vector<uint8_t> bytes;
+  const char* payload() const;  ///< the torch::serialize archive after the header
+  size_t payload_size() const;
+};
+
+/// Reads the checkpoint at `path` (a regular file within the input limits) and checks its header,
+/// size and CRC. Throws kIo / kFormat naming `path`.
+CheckpointFile read_checkpoint_file(const std::string& path);
+
+/// Walks the payload's zip directory, pickles and TorchScript source, then has LibTorch load it
+/// into `archive`. Throws kFormat (messages without the path) or LibTorch's own exceptions.
+void load_checkpoint_archive(const CheckpointFile& file, torch::serialize::InputArchive& archive);
 
 /// Training history as JSON text, and back (kFormat for text that is not a history).
 std::string history_json(const std::vector<EpochRecord>& history);

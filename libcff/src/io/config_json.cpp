@@ -86,6 +86,14 @@ void read_enum(const json& j, const std::string& section, const char* key, E& ou
   out = from_string<E>(text, "config: " + section + "." + key);
 }
 
+json parse_json(const std::string& text) {
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 8e888
+    detail::throw_error(ErrorCode::kInvalidArgument, "config: not valid JSON (", e.what(), ")");
+  }
+}
+
 void reject_unknown(const json& j, const std::string& section, std::initializer_list<const char*> known) {
   CFF_CHECK(j.is_object(), "config: ", section, " must be an object");
   for (const auto& [key, value] : j.items()) {
@@ -279,14 +287,8 @@ Config Config::from_file(const std::string& path) {
 }
 
 Config Config::merged_with_json(const std::string& patch) const {
-  json p;
-  try {
-    p = json::parse(patch);
-  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 8e888
-    detail::throw_error(ErrorCode::kInvalidArgument, "config: not valid JSON (", e.what(), ")");
-  }
   auto merged = json::parse(to_json());
-  merged.merge_patch(p);
+  merged.merge_patch(parse_json(patch));
   return from_json(merged.dump());
 }
 
@@ -301,12 +303,7 @@ void Config::set_input_shape(int64_t channels, int64_t height, int64_t width) {
 }
 
 Config Config::from_json(const std::string& text) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 8e888
-    detail::throw_error(ErrorCode::kInvalidArgument, "config: not valid JSON (", e.what(), ")");
-  }
+  const json j = parse_json(text);
   reject_unknown(j, "config", {"model", "train"});
   Config c;
   if (j.contains("model")) {

@@ -52,6 +52,7 @@ using LibraryPtr = std::shared_ptr<const Library>;
 struct Loaded {
   LibraryPtr library;
   PluginInfo info;
+  std::string hash;  // file_hash() of the file when it was loaded: the code that runs
 };
 
 struct LoaderState {
@@ -448,6 +449,29 @@ std::string canonical_or_absolute(const std::string& path) {
   return p.string();
 }
 
+// FNV-1a 64 of a file's bytes, 16 hex digits ("" if it cannot be read).
+std::string file_hash(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  uint64_t h = 1469598103934665603ull;
+  char buf[1 << 16];
+  while (in) {
+    in.read(buf, sizeof buf);
+    for (std::streamsize i = 0; i < in.gcount(); ++i) h = (h ^ uint8_t(buf[i])) * 1099511628211ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
+// The origin of the provider `name` in `registry` ("built-in", a file path), or "" if it has none.
+template <typename Table>
+std::string origin_in(const Table& registry, const std::string& name) {
+  for (const auto& p : registry.list())
+    if (p.name == name) return p.origin;
+  return "";
+}
+
 }  // namespace
 
 PluginInfo load_plugin(const std::string& path_in) {
@@ -494,18 +518,13 @@ PluginInfo load_plugin(const std::string& path_in) {
 
   auto& losses = loss_registry();
   auto& augments = augment_registry();
-  auto taken_by = [&](const auto& registry, const std::string& name) -> std::string {
-    for (const auto& p : registry.list())
-      if (p.name == name) return p.origin;
-    return "";
-  };
   for (uint32_t i = 0; i < d->num_losses; ++i) {
-    const auto origin = taken_by(losses, d->losses[i].name);
+    const auto origin = origin_in(losses, d->losses[i].name);
     if (!origin.empty())
       fail(path, std::string("duplicate loss name '") + d->losses[i].name + "': already registered by " + origin);
   }
   for (uint32_t i = 0; i < d->num_augmentations; ++i) {
-    const auto origin = taken_by(augments, d->augmentations[i].name);
+    const auto origin = origin_in(augments, d->augmentations[i].name);
     if (!origin.empty())
       fail(path, std::string("duplicate augmentation name '") + d->augmentations[i].name +
                      "': already registered by " + origin);
@@ -533,7 +552,7 @@ PluginInfo load_plugin(const std::string& path_in) {
     for (const auto& n : added_augments) augments.remove(n);
     fail(path, e.what());
   }
-  state.loaded.push_back({shared, info});
+  state.loaded.push_back({shared, info, file_hash(path)});
   return info;
 }
 
@@ -617,10 +636,14 @@ ProviderListing list_providers() {
 namespace {
 // If `name` is still unknown to the registry of `kind` after discovery, a sentence listing the
 // discovery failures (empty if none): the registries' miss hook.
+// The origin of a registered provider of `kind` ("loss" or "augmentation"), or "".
+std::string origin_of(const std::string& kind, const std::string& provider) {
+  return kind == "loss" ? origin_in(loss_registry(), provider) : origin_in(augment_registry(), provider);
+}
+
 std::string plugin_hint(const char* kind, const std::string& name) {
   const auto& report = discover_plugins();
-  const bool known = std::string(kind) == "loss" ? loss_registry().contains(name) : augment_registry().contains(name);
-  if (known || report.failed.empty()) return "";
+  if (!origin_of(kind, name).empty() || report.failed.empty()) return "";
   std::string out = std::to_string(report.failed.size()) + " plugin file(s) failed to load:";
   for (const auto& [file, why] : report.failed) out += " [" + why + "]";
   return out;
@@ -633,26 +656,12 @@ std::string plugin_hint(const char* kind, const std::string& name) {
   return true;
 }();
 
-// FNV-1a 64 of a file's bytes, 16 hex digits ("" if it cannot be read).
-std::string file_hash(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  uint64_t h = 1469598103934665603ull;
-  char buf[1 << 16];
-  while (in) {
-    in.read(buf, sizeof buf);
-    for (std::streamsize i = 0; i < in.gcount(); ++i) h = (h ^ uint8_t(buf[i])) * 1099511628211ull;
-  }
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-  return hex;
-}
-
-// The origin of a registered provider ("built-in", a file path), or "" when it is not registered.
-std::string origin_of(const std::string& kind, const std::string& provider) {
-  const auto list = kind == "loss" ? loss_registry().list() : augment_registry().list();
-  for (const auto& p : list)
-    if (p.name == provider) return p.origin;
+// The hash the loaded plugin file at `path` had when it was loaded ("" if it is not loaded).
+std::string loaded_hash(const std::string& path) {
+  auto& state = loader();
+  std::lock_guard<std::recursive_mutex> lock(state.mutex);
+  for (const auto& l : state.loaded)
+    if (l.info.path == path) return l.hash;
   return "";
 }
 }  // namespace
@@ -666,7 +675,7 @@ std::vector<PluginRef> plugins_used(const std::string& loss_spec, const std::str
   for (const auto& [kind, provider] : named) {
     const std::string origin = origin_of(kind, provider);
     if (origin.empty() || origin == "built-in") continue;
-    out.push_back({fs::path(origin).filename().string(), provider, kind, file_hash(origin)});
+    out.push_back({fs::path(origin).filename().string(), provider, kind, loaded_hash(origin)});
   }
   return out;
 }
@@ -681,7 +690,7 @@ void require_plugins(const std::vector<PluginRef>& refs) {
     CFF_CHECK_CODE(!origin.empty(), ErrorCode::kPlugin, "the model was trained with plugin ", ref.file, " (", ref.kind,
                    " '", ref.provider, "'), which is not loaded: load it (cff --plugin PATH, cff::load_plugin, "
                    "cff_plugin_load) or put it in a folder of CFF_PLUGIN_PATH");
-    if (origin != "built-in" && !ref.hash.empty() && file_hash(origin) != ref.hash)
+    if (origin != "built-in" && !ref.hash.empty() && loaded_hash(origin) != ref.hash)
       log_message(LogLevel::kWarning, ref.kind + " '" + ref.provider + "' comes from " + origin +
                                           ", which differs from the " + ref.file + " the model was trained with");
   }

@@ -57,18 +57,11 @@ void write_checkpoint(const Trainer::State& s, const std::string& path) {
 }
 
 std::unique_ptr<Trainer::State> read_checkpoint(const std::string& path, const std::string& device) {
-  torch::serialize::InputArchive archive;
-  uint64_t present = 0;
+  const auto file = read_checkpoint_file(path);  // errors name the file already
+  const uint64_t present = file.payload_size();
   try {
-    present = open_checkpoint(path, archive);
-  } catch (const Error& e) {
-    if (e.code() != ErrorCode::kFormat || std::string(e.what()).rfind(path, 0) == 0) throw;  // kIo, or names the file
-    throw_error(ErrorCode::kFormat, path, ": ", e.what());
-  } catch (const std::exception& e) {
-    std::string msg = e.what();  // LibTorch's own messages carry a C++ backtrace; the first line says what is wrong
-    throw_error(ErrorCode::kFormat, path, ": checkpoint content does not match (", msg.substr(0, msg.find('\n')), ")");
-  }
-  try {
+    torch::serialize::InputArchive archive;
+    load_checkpoint_archive(file, archive);
     Config cfg = Config::from_json(read_value<std::string>(archive, "config"));
     if (!device.empty()) cfg.train.device = device;
     cfg.validate();  // sizes against the limits, before the model is built
