@@ -7,9 +7,11 @@
 #include <new>
 
 #include "common.hpp"
+#include "launch.hpp"
 
 int main(int argc, char** argv) {
   using namespace cff::tool;
+  g_argv.assign(argv, argv + argc);
   CLI::App app{"cff: layer-local training (Contrastive Forward-Forward and baselines)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("cff ") + cff::version() + " (LibTorch " + cff::torch_version() + ")");

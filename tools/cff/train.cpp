@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common.hpp"
+#include "launch.hpp"
 
 namespace cff::tool {
 namespace fs = std::filesystem;
@@ -30,6 +31,11 @@ struct TrainArgs {
   uint64_t seed = 0;
   bool resume = false, force = false, json_out = false, no_best = false, cls = false, stream = false;
   DataArgs data_args;
+  // Layer parallelism (parallel.hpp): the in-process pipeline, or ranks on c10d.
+  bool pipeline = false, balance = false;
+  int64_t stages = 0, queue_depth = 2, nproc = 0;
+  std::string parallel = "none";
+  double dist_timeout = 60;
 };
 
 // The run's config: `base` (defaults, or --config's file), then the flags. With `only_given`
@@ -146,11 +152,50 @@ void check_resume(const Config& saved, const Config& asked, const std::string& p
             "); drop those flags to continue the run, or train a new model without --resume");
 }
 
+// This command line without --nproc, with each rank's share of the cores unless threads were given.
+std::vector<std::string> rank_command(const CLI::App& cmd, int64_t nproc) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < g_argv.size(); ++i) {
+    if (g_argv[i] == "--nproc") {
+      ++i;
+      continue;
+    }
+    if (g_argv[i].rfind("--nproc=", 0) == 0) continue;
+    out.push_back(g_argv[i]);
+  }
+  const std::string share = std::to_string(std::max<int64_t>(1, available_cores() / nproc));
+  if (!cmd.count("--threads")) out.insert(out.end(), {"--threads", share});
+  if (!cmd.count("--blas-threads")) out.insert(out.end(), {"--blas-threads", share});
+  return out;
+}
+
+ParallelOptions parallel_options(const TrainArgs& a) {
+  ParallelOptions p;
+  p.pipeline = a.pipeline;
+  p.stages = a.stages;
+  p.queue_depth = a.queue_depth;
+  p.balance = a.balance;
+  p.mode = from_string<ParallelMode>(a.parallel, "--parallel");
+  p.timeout_seconds = a.dist_timeout;
+  p.validate();
+  return p;
+}
+
 int run(const TrainArgs& a, const CLI::App& cmd) {
   DataArgs da = a.data_args;
   std::unique_ptr<Trainer> trainer;
   std::shared_ptr<const ImageSource> source;
-  check_output(a);
+  const ParallelOptions par = parallel_options(a);
+  if (cmd.count("--nproc")) {
+    CFF_CHECK(par.mode != ParallelMode::kNone,
+              "--nproc starts the ranks of a distributed run: give --parallel pipeline, data or pipeline,data");
+    check_output(a);
+    return launch_local_ranks(a.nproc, rank_command(cmd, a.nproc));
+  }
+  // A distributed run: every rank trains; rank 0 alone reports, saves and evaluates.
+  const int64_t rank = par.mode == ParallelMode::kNone ? 0 : launch_environment().rank;
+  if (rank != 0) da.quiet = true;
+  if (rank == 0) check_output(a);
   if (a.resume) {
     CFF_CHECK_CODE(fs::exists(a.out), ErrorCode::kIo, a.out, ": nothing to resume (no such file)");
     CFF_CHECK(a.config_file.empty(), "--config cannot be combined with --resume (the run continues with ", a.out,
@@ -196,6 +241,7 @@ int run(const TrainArgs& a, const CLI::App& cmd) {
                  to_string(trainer->precision()).c_str(), torch::get_num_threads(), (long long)blas_threads());
 
   FitHooks hooks;
+  hooks.parallel = par;
   hooks.on_progress = [&](const Progress& p) { printer.batch(p); };
   hooks.on_epoch = [&](const EpochRecord& r) { printer.epoch(r); };
   hooks.checkpoint_path = a.out;
@@ -206,6 +252,7 @@ int run(const TrainArgs& a, const CLI::App& cmd) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto result = trainer->fit(source, hooks);
   std::signal(SIGINT, SIG_DFL);
+  if (rank != 0) return result.stopped ? 130 : 0;
   if (result.stopped) {
     printer.note("");
     std::fprintf(stderr, "interrupted: %s holds the last completed epoch; continue with --resume\n", a.out.c_str());
@@ -223,6 +270,9 @@ int run(const TrainArgs& a, const CLI::App& cmd) {
               {"threads", torch::get_num_threads()},
               {"blas_threads", blas_threads()},
               {"skipped_files", files->bad_files().size()}};
+  if (par.pipeline || par.mode != ParallelMode::kNone)
+    out["parallel"] = {{"mode", par.pipeline ? "in-process pipeline" : to_string(par.mode)},
+                       {"stage_seconds", result.stage_seconds}};
   if (has_test_part(a.data)) {
     const auto test = load_all(*open_part(a.data, "test", da, &c), da);
     const auto e = trainer->evaluate(test, parse_ks(a.topk));
@@ -315,6 +365,22 @@ Command add_train(CLI::App& app) {
   cmd->add_flag("--json", a->json_out, "print the result as one JSON object on stdout");
   cmd->add_flag("--quiet,-q", a->data_args.quiet, "no progress on stderr");
   a->data_args.add_to(cmd, true);
+  cmd->add_flag("--pipeline", a->pipeline,
+                "in-process pipeline: the layers in --stages stages on their own threads (stage 1)");
+  cmd->add_option("--stages", a->stages,
+                  "pipeline stages (0 = one per layer in-process; the world size with --parallel pipeline)")
+      ->capture_default_str();
+  cmd->add_option("--queue-depth", a->queue_depth, "in-process pipeline: batches queued between stages")
+      ->capture_default_str();
+  cmd->add_flag("--balance", a->balance, "pipeline: split the layers by their measured time, not their count");
+  cmd->add_option("--parallel", a->parallel,
+                  "across processes on c10d: none, pipeline, data or pipeline,data (launch with --nproc N, "
+                  "torchrun or srun: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)")
+      ->capture_default_str();
+  cmd->add_option("--nproc", a->nproc, "start N local ranks of this command (127.0.0.1, a free port)");
+  cmd->add_option("--dist-timeout", a->dist_timeout,
+                  "seconds a rank waits for another before the run fails with an error")
+      ->capture_default_str();
   cmd->add_flag("--stream", a->stream,
                 "decode image folders every epoch on --workers threads even when the set would fit in memory "
                 "(default: hold it in memory up to 2 GiB decoded)");

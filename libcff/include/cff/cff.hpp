@@ -12,6 +12,7 @@
 #include "cff/losses.hpp"
 #include "cff/model.hpp"
 #include "cff/options.hpp"
+#include "cff/parallel.hpp"
 #include "cff/plugins.hpp"
 #include "cff/registry.hpp"
 #include "cff/runtime.hpp"

@@ -158,9 +158,10 @@ std::string to_string(Pooling v);
 std::string to_string(LrSchedule v);
 std::string to_string(FFPrediction v);
 
-/// The inverse of to_string() for Architecture, Algorithm, Precision, Pooling, LrSchedule and
-/// FFPrediction: the names a JSON config holds ("mlp"/"vit"; "cff"/"ff"/"bp"; "fp32"/"bf16"/"auto";
-/// "mean"/"cls"; "auto"/"constant"/"cosine"; "goodness"/"head"). Throws kInvalidArgument
+/// The inverse of to_string() for Architecture, Algorithm, Precision, Pooling, LrSchedule,
+/// FFPrediction and ParallelMode (parallel.hpp): the names a JSON config holds ("mlp"/"vit";
+/// "cff"/"ff"/"bp"; "fp32"/"bf16"/"auto"; "mean"/"cls"; "auto"/"constant"/"cosine";
+/// "goodness"/"head"; "none"/"pipeline"/"data"/"pipeline,data"). Throws kInvalidArgument
 /// "<what> must be one of <names>, got '<text>'" for any other text.
 template <typename E>
 E from_string(const std::string& text, const std::string& what);

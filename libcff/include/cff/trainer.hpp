@@ -17,6 +17,7 @@
 
 #include "cff/data.hpp"
 #include "cff/options.hpp"
+#include "cff/parallel.hpp"
 
 namespace cff {
 
@@ -75,6 +76,12 @@ struct FitHooks {
                                            ///< without saving a partial epoch
   int64_t workers = 0;   ///< Loader threads decoding batches ahead of the step (0 = on the training thread)
   int64_t prefetch = 4;  ///< batches decoded ahead at most (loader.hpp)
+  /// Layer-parallel stage 1: the in-process pipeline, or a multi-process run (parallel.hpp). Not
+  /// part of the model: the checkpoint is the same in every mode. In a multi-process run every
+  /// rank calls fit() with the same model, data and settings; the hooks run on every rank (a
+  /// progress report's losses are NaN for layers other ranks train), only rank 0 writes
+  /// `checkpoint_path`, and only rank 0's `stop` stops the run (every rank stops after the same batch).
+  ParallelOptions parallel;
 };
 
 /// What fit() did.
@@ -82,6 +89,9 @@ struct FitResult {
   std::vector<EpochRecord> history;  ///< every epoch so far, including before a resume
   int64_t best_epoch = 0;            ///< stage-1 epoch kept (0 when no selection)
   bool stopped = false;              ///< interrupted through FitHooks::stop
+  /// Pipelined stage 1: seconds each in-process stage (or, across processes, this rank) spent
+  /// training, over every stage-1 epoch (empty when not pipelined).
+  std::vector<double> stage_seconds;
 };
 
 class Trainer {
@@ -170,8 +180,11 @@ class Trainer {
   void load_state(const std::string& path);
 
 
+  /// The engine's internals (src/train/state.hpp, shared with io/ and parallel/): an incomplete
+  /// type outside the library, named here only so that its internal code can refer to it.
+  struct State;
+
  private:
-  struct State;  // src/train/state.hpp
   friend void write_checkpoint(const State& state, const std::string& path);
   friend std::unique_ptr<State> read_checkpoint(const std::string& path, const std::string& device);
   friend void check_weights_finite(const State& state, const std::string& what);

@@ -10,6 +10,7 @@
 #include "cff/limits.hpp"
 #include "files.hpp"
 #include "cff/options.hpp"
+#include "cff/parallel.hpp"
 
 namespace cff {
 using nlohmann::json;
@@ -45,6 +46,13 @@ template <>
 struct EnumNames<LrSchedule> {
   static constexpr std::pair<LrSchedule, const char*> v[] = {
       {LrSchedule::kAuto, "auto"}, {LrSchedule::kConstant, "constant"}, {LrSchedule::kCosine, "cosine"}};
+};
+template <>
+struct EnumNames<ParallelMode> {
+  static constexpr std::pair<ParallelMode, const char*> v[] = {{ParallelMode::kNone, "none"},
+                                                               {ParallelMode::kPipeline, "pipeline"},
+                                                               {ParallelMode::kData, "data"},
+                                                               {ParallelMode::kPipelineData, "pipeline,data"}};
 };
 
 template <typename E>
@@ -110,6 +118,7 @@ std::string to_string(Precision v) { return name_of(v); }
 std::string to_string(Pooling v) { return name_of(v); }
 std::string to_string(LrSchedule v) { return name_of(v); }
 std::string to_string(FFPrediction v) { return name_of(v); }
+std::string to_string(ParallelMode v) { return name_of(v); }
 
 template <typename E>
 E from_string(const std::string& text, const std::string& what) {
@@ -126,6 +135,7 @@ template Precision from_string<Precision>(const std::string&, const std::string&
 template Pooling from_string<Pooling>(const std::string&, const std::string&);
 template LrSchedule from_string<LrSchedule>(const std::string&, const std::string&);
 template FFPrediction from_string<FFPrediction>(const std::string&, const std::string&);
+template ParallelMode from_string<ParallelMode>(const std::string&, const std::string&);
 
 namespace {
 // Saturating arithmetic for sizes a config declares: a wrapped product must never pass a limit.

@@ -10,6 +10,8 @@
 
 #include "cff/error.hpp"
 #include "cff/loader.hpp"
+#include "cff/runtime.hpp"
+#include "../parallel/passes.hpp"
 #include "state.hpp"
 
 namespace cff {
@@ -66,6 +68,10 @@ std::string losses_text(const char* label, const std::vector<double>& v) {
   std::string s = label;
   char buf[32];
   for (double x : v) {
+    if (std::isnan(x)) {  // a layer another rank trains
+      s += " -";
+      continue;
+    }
     std::snprintf(buf, sizeof buf, " %.4f", x);
     s += buf;
   }
@@ -98,12 +104,15 @@ FitResult Trainer::State::fit(const Dataset& train, const FitHooks& hooks) {
 
 FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, const FitHooks& hooks) {
   CFF_CHECK(train != nullptr, "fit: no training data");
+  const ParallelOptions& par = hooks.parallel;
+  par.validate();
   const auto& m = cfg.model;
   CFF_CHECK(train->channels == m.channels && train->height == m.height && train->width == m.width,
             "fit: images are ", train->channels, "x", train->height, "x", train->width, ", the model takes ",
             m.channels, "x", m.height, "x", m.width);
   CFF_CHECK(train->num_classes <= m.num_classes, "fit: the data has ", train->num_classes, " classes, the model ",
             m.num_classes);
+  CFF_CHECK(!(par.pipeline && is_bp()), "the pipeline needs layer-local losses; BP trains end to end");
   const int64_t workers = hooks.workers;
   if (stage == 1 && epoch == 0 && cfg.train.mean.empty()) {
     const auto stats = source_stats(*train, cfg.train.seed, workers);
@@ -121,6 +130,52 @@ FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, c
   FitResult result;
   const bool cosine = cfg.schedule() == LrSchedule::kCosine;
 
+  // The first training batch, unshuffled: what a balanced stage split is timed on.
+  auto first_batch = [&] {
+    std::vector<int64_t> order(size_t(std::min(bs, tr->size())));
+    std::iota(order.begin(), order.end(), 0);
+    Loader once(tr, LoaderOptions{bs, 0, 1, "", 0});
+    once.start(order);
+    LoaderBatch b;
+    once.next(b);
+    return std::make_pair(b.images, b.labels);
+  };
+  // Across processes: every rank runs this same loop; see parallel/passes.hpp for who does what.
+  std::unique_ptr<parallel::Run> run;
+  if (par.mode != ParallelMode::kNone) run = parallel::start_run(*this, par, tr->size(), first_batch);
+  const bool rank0 = !run || run->world->rank() == 0;
+  const bool rank_pipeline = run && run->layout.stages > 1;
+  struct DataGroupScope {  // data parallelism lasts as long as this fit() and no longer
+    Trainer::State& s;
+    ~DataGroupScope() {
+      s.data_group = nullptr;
+      s.deferred.clear();
+    }
+  } data_scope{*this};
+  if (run && run->keeps_data_group_outside_passes()) data_group = run->data_group;
+  std::vector<std::pair<int64_t, int64_t>> stages;
+  int64_t stage_threads = 1;
+  if (par.pipeline) {
+    const int64_t S = par.stages > 0 ? par.stages : net->num_layers();
+    std::vector<double> costs;
+    if (par.balance && S > 1) {
+      const auto [images, labels] = first_batch();
+      costs = parallel::measure_layer_costs(*this, images, labels);
+    }
+    stages = split_stages(net->num_layers(), S, costs);
+    stage_threads = cfg.train.threads > 0 ? cfg.train.threads : std::max<int64_t>(1, available_cores() / S);
+  }
+  // A stop request counts when rank 0 makes it: every rank learns it after the same batch.
+  auto stop_requested = [&] {
+    bool stop = hooks.stop && hooks.stop->load();
+    if (run) {
+      auto flag = torch::tensor({int64_t(stop)}, torch::kLong);
+      run->world->broadcast({flag}, 0);
+      stop = flag.item<int64_t>() != 0;
+    }
+    return stop;
+  };
+
   while (stage <= 2) {
     if (stage == 2 && is_bp()) {
       stage = 3;
@@ -133,8 +188,10 @@ FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, c
       std::vector<int64_t> order(size_t(tr->size()));
       std::iota(order.begin(), order.end(), 0);
       std::shuffle(order.begin(), order.end(), rng);
-      tr_loader.start(std::move(order));
-      const int64_t batches = tr_loader.batches();
+      const bool pipelined = stage == 1 && (par.pipeline || rank_pipeline);
+      const bool reads = !(stage == 1 && rank_pipeline && run->layout.stage > 0);  // later stages receive
+      if (reads) tr_loader.start(std::move(order));
+      const int64_t batches = (tr->size() + bs - 1) / bs;
 
       EpochRecord rec;
       rec.stage = stage;
@@ -146,17 +203,44 @@ FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, c
                             : std::vector<double>{head_step(images, labels, train, train)};
         };
       };
-      const auto trained = run_pass(
-          tr_loader,
-          [&](int64_t b, const torch::Tensor& images, const torch::Tensor& labels) {
-            if (cosine)  // step by step, from lr down to 0
-              set_lr_scale(lr_scale_at(LrSchedule::kCosine, epoch * batches + b, epochs * batches));
-            return losses_of(true)(b, images, labels);
-          },
-          [&](int64_t b, const std::vector<double>& means) {
-            if (hooks.on_progress) hooks.on_progress(Progress{stage, epoch + 1, epochs, b + 1, batches, means, seconds()});
-            return !(hooks.stop && hooks.stop->load());
-          });
+      auto lr_scale = [&](int64_t b) {  // step by step, from lr down to 0
+        return cosine ? lr_scale_at(LrSchedule::kCosine, epoch * batches + b, epochs * batches) : 1.0;
+      };
+      auto progress = [&](int64_t b, const std::vector<double>& means) {
+        if (hooks.on_progress) hooks.on_progress(Progress{stage, epoch + 1, epochs, b + 1, batches, means, seconds()});
+      };
+      std::optional<std::vector<double>> trained;
+      if (pipelined) {
+        const parallel::PassHooks ph{lr_scale, [&](int64_t b, const std::vector<double>& means) {
+                                       progress(b, means);
+                                       return !(hooks.stop && hooks.stop->load());
+                                     }};
+        if (par.pipeline) {
+          std::vector<double> busy;
+          trained = parallel::thread_pipeline_pass(*this, tr_loader, stages, par.queue_depth, stage_threads, ph, busy);
+          result.stage_seconds.resize(busy.size(), 0.0);
+          for (size_t i = 0; i < busy.size(); ++i) result.stage_seconds[i] += busy[i];
+        } else {
+          double busy = 0;
+          data_group = run->data_group;  // this stage's replicas, during the pass only
+          trained = parallel::rank_pipeline_pass(*this, *run, reads ? &tr_loader : nullptr, ph, busy);
+          data_group = nullptr;
+          result.stage_seconds.resize(1, 0.0);
+          result.stage_seconds[0] += busy;
+          if (trained) parallel::sync_state(*this, *run);
+        }
+      } else {
+        trained = run_pass(
+            tr_loader,
+            [&](int64_t b, const torch::Tensor& images, const torch::Tensor& labels) {
+              if (cosine) set_lr_scale(lr_scale(b));
+              return losses_of(true)(b, images, labels);
+            },
+            [&](int64_t b, const std::vector<double>& means) {
+              progress(b, means);
+              return !stop_requested();
+            });
+      }
       if (!trained) {
         set_lr_scale(1.0);
         result.stopped = true;
@@ -181,7 +265,7 @@ FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, c
       check_weights_finite(*this, "stage " + std::to_string(stage) + " epoch " + std::to_string(epoch + 1));
       ++epoch;
       history.push_back(rec);
-      if (!hooks.checkpoint_path.empty()) write_checkpoint(*this, hooks.checkpoint_path);
+      if (rank0 && !hooks.checkpoint_path.empty()) write_checkpoint(*this, hooks.checkpoint_path);
       if (hooks.on_epoch) hooks.on_epoch(rec);
     }
     // End of the stage: keep the selected epoch and the configured lr, then move on.
@@ -192,8 +276,9 @@ FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, c
     best_epoch = 0;
     ++stage;
     epoch = 0;
-    if (!hooks.checkpoint_path.empty()) write_checkpoint(*this, hooks.checkpoint_path);
+    if (rank0 && !hooks.checkpoint_path.empty()) write_checkpoint(*this, hooks.checkpoint_path);
   }
+  if (run) run->world->allreduce({torch::zeros({1})});  // nobody leaves while another still needs it
   result.history = history;
   for (const auto& r : history)
     if (r.stage == 1 && r.best) result.best_epoch = r.epoch;

@@ -13,6 +13,9 @@
 #include "cff/trainer.hpp"
 
 namespace cff {
+namespace parallel {
+class Group;
+}
 
 struct Trainer::State {
   explicit State(const Config& config);
@@ -36,12 +39,26 @@ struct Trainer::State {
   int64_t best_epoch = 0;
   std::vector<torch::Tensor> best_snapshot;  // clone of the state selected so far in this stage
 
+  // Data parallelism inside fit() (ParallelMode::kData, parallel.hpp). When set: prepare() and
+  // head_step() keep this rank's shard of the batch (labels stay the global batch's); every loss
+  // sees all ranks' features (gather_rows) and so is the global batch's loss on every rank; a
+  // layer's gradients are summed over the group, asynchronously, and its AdamW step waits in
+  // `deferred` until complete_updates() (the next layers' compute overlaps the reduction).
+  parallel::Group* data_group = nullptr;
+  std::vector<std::function<void()>> deferred;
+  void complete_updates();
+  torch::Tensor shard_rows(const torch::Tensor& global) const;      // identity without data_group
+  torch::Tensor gather_rows(const torch::Tensor& local, int64_t global_rows);  // the same
+  void reduce_gradients(torch::optim::Optimizer& opt);                  // synchronous; no-op without
+
   bool is_bp() const { return cfg.train.algorithm == Algorithm::kBackprop; }
   /// Sets the learning rate of the optimizers fit() is training in the current stage to
   /// `factor` x the configured one (the others to the configured one).
   void set_lr_scale(double factor);
   /// Every layer's optimizer (BP: the whole network's) at stage1 x lr, the head's at stage2 x head_lr.
   void set_lr_scales(double stage1, double stage2);
+  /// Layer `layer`'s optimizer at factor x lr (the pipeline's per-batch schedule).
+  void set_layer_lr_scale(int64_t layer, double factor);
   void set_normalization(const std::vector<double>& mean, const std::vector<double>& std);
 
   // The unlocked implementations behind Trainer's public methods.

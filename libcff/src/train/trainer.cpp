@@ -6,6 +6,7 @@
 #include "cff/error.hpp"
 #include "cff/plugins.hpp"
 #include "cff/runtime.hpp"
+#include "../parallel/group.hpp"
 #include "state.hpp"
 
 namespace cff {
@@ -85,6 +86,42 @@ void Trainer::State::set_lr_scales(double stage1, double stage2) {
   set(*head_opt, is_bp() ? cfg.train.lr * stage1 : cfg.train.head_lr * stage2);  // BP: the whole net, stage 1
 }
 
+void Trainer::State::set_layer_lr_scale(int64_t layer, double factor) {
+  for (auto& group : layer_opt[size_t(layer)]->param_groups())
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(cfg.train.lr * factor);
+}
+
+void Trainer::State::complete_updates() {
+  auto pending = std::move(deferred);
+  deferred.clear();
+  for (auto& update : pending) update();
+}
+
+torch::Tensor Trainer::State::shard_rows(const torch::Tensor& global) const {
+  if (!data_group) return global;
+  const auto [first, count] = parallel::shard_of(global.size(0), data_group->size(), data_group->rank());
+  return global.narrow(0, first, count);
+}
+
+torch::Tensor Trainer::State::gather_rows(const torch::Tensor& local, int64_t global_rows) {
+  if (!data_group) return local;
+  return data_group->all_gather_rows(local, parallel::shard_sizes(global_rows, data_group->size()));
+}
+
+namespace {
+std::vector<torch::Tensor> gradients(torch::optim::Optimizer& opt) {
+  std::vector<torch::Tensor> out;
+  for (auto& group : opt.param_groups())
+    for (auto& p : group.params())
+      if (p.grad().defined()) out.push_back(p.mutable_grad());
+  return out;
+}
+}  // namespace
+
+void Trainer::State::reduce_gradients(torch::optim::Optimizer& opt) {
+  if (data_group) data_group->allreduce(gradients(opt));
+}
+
 void Trainer::State::set_lr_scale(double factor) {
   set_lr_scales(stage == 1 ? factor : 1.0, stage == 2 ? factor : 1.0);
 }
@@ -152,6 +189,7 @@ LayerBatch Trainer::State::prepare(const torch::Tensor& images, const torch::Ten
     const auto v = view();
     batch.streams = {net->encode_input(v, y), net->encode_input(v, wrong)};
   }
+  for (auto& stream : batch.streams) stream = shard_rows(stream);  // data parallel: this rank's rows
   return batch;
 }
 
@@ -159,7 +197,7 @@ double Trainer::State::train_layer(int64_t layer, LayerBatch& batch, bool update
   CFF_CHECK_CODE(!is_bp(), ErrorCode::kState, "BP trains end to end; layer-local updates need a local loss");
   CFF_CHECK(layer >= 0 && layer < net->num_layers(), "layer ", layer, " out of 0..", net->num_layers() - 1);
   CFF_CHECK(!batch.streams.empty() && batch.labels.defined(), "empty layer batch");
-  const int64_t n = batch.labels.size(0);
+  const int64_t n = batch.streams.front().size(0);  // this rank's rows (all of them without data_group)
   std::optional<torch::NoGradGuard> no_grad;
   if (!update) no_grad.emplace();
 
@@ -170,6 +208,7 @@ double Trainer::State::train_layer(int64_t layer, LayerBatch& batch, bool update
     AutocastGuard autocast(device, cfg.train.precision);
     h = net->forward_layer(layer, x);
     LossBatch lb{net->pool(h).to(torch::kFloat).split(n, 0), batch.labels};  // features reach losses as float32
+    for (auto& f : lb.features) f = gather_rows(f, batch.labels.size(0));     // data parallel: the global batch
     loss = losses[size_t(layer)]->forward(lb);
   }
   CFF_CHECK_CODE(loss.defined() && loss.numel() == 1, ErrorCode::kPlugin, "layer ", layer,
@@ -180,7 +219,15 @@ double Trainer::State::train_layer(int64_t layer, LayerBatch& batch, bool update
     auto& opt = *layer_opt[size_t(layer)];
     opt.zero_grad();
     loss.backward();
-    opt.step();
+    if (data_group) {
+      auto reduction = data_group->allreduce_async(gradients(opt));
+      deferred.push_back([reduction, &opt] {
+        reduction->wait();
+        opt.step();
+      });
+    } else {
+      opt.step();
+    }
   }
   auto next = net->between_layers(h.detach().to(torch::kFloat));
   batch.streams = next.split(n, 0);
@@ -193,6 +240,7 @@ std::vector<double> Trainer::State::step(const torch::Tensor& images, const torc
   if (!is_bp()) {
     std::vector<double> out;
     for (int64_t l = 0; l < net->num_layers(); ++l) out.push_back(train_layer(l, batch, update));
+    complete_updates();
     return out;
   }
   std::optional<torch::NoGradGuard> no_grad;
@@ -217,12 +265,13 @@ torch::Tensor Trainer::State::forward(torch::Tensor h, int64_t upto,
 
 double Trainer::State::cross_entropy_update(const torch::Tensor& logits, const torch::Tensor& labels, bool update,
                                             const char* what) {
-  auto loss = torch::cross_entropy_loss(logits.to(torch::kFloat), labels);
+  auto loss = torch::cross_entropy_loss(gather_rows(logits.to(torch::kFloat), labels.size(0)), labels);
   const double value = loss.item<double>();
   CFF_CHECK_CODE(std::isfinite(value), ErrorCode::kNumerics, what, ": cross-entropy is ", value);
   if (update) {
     head_opt->zero_grad();
     loss.backward();
+    reduce_gradients(*head_opt);
     head_opt->step();
   }
   return value;
@@ -254,7 +303,7 @@ double Trainer::State::head_step(const torch::Tensor& images, const torch::Tenso
             "labels must lie in 0..", cfg.model.num_classes - 1);
   auto x = to_input(images);
   if (do_augment && !augment.empty()) x = augment.apply(x, rng());
-  const auto features = head_features(normalize(x));
+  const auto features = head_features(normalize(shard_rows(x)));
   std::optional<torch::NoGradGuard> no_grad;
   if (!update) no_grad.emplace();
   torch::Tensor logits;
