@@ -48,6 +48,12 @@ int free_port() {
 int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
 }  // namespace
 
+bool is_reporting_rank() {
+  const char* child = std::getenv("CFF_NPROC_CHILD");
+  const char* rank = std::getenv("RANK");
+  return child == nullptr || rank == nullptr || std::string(rank) == "0";
+}
+
 int launch_local_ranks(int64_t nproc, const std::vector<std::string>& args) {
   CFF_CHECK(nproc >= 1 && nproc <= 256, "--nproc must be in 1..256, got ", nproc);
   const int port = free_port();
@@ -72,6 +78,7 @@ int launch_local_ranks(int64_t nproc, const std::vector<std::string>& args) {
       ::setenv("LOCAL_WORLD_SIZE", std::to_string(nproc).c_str(), 1);
       ::setenv("MASTER_ADDR", "127.0.0.1", 1);
       ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+      ::setenv("CFF_NPROC_CHILD", "1", 1);
       ::execv("/proc/self/exe", argv.data());
       std::fprintf(stderr, "cff: error: --nproc: cannot run %s (%s)\n", args[0].c_str(), std::strerror(errno));
       ::_exit(127);

@@ -12,6 +12,9 @@ namespace cff::tool {
 /// The command line main() was given, for launchers that re-run it.
 extern std::vector<std::string> g_argv;
 
+/// False in a rank other than 0 started by launch_local_ranks() (it marks its children).
+bool is_reporting_rank();
+
 /// Runs `args` (argv[0] first; --nproc removed) as `nproc` ranks; returns the first failing
 /// rank's exit code (128 + signal for a killed one), or 0.
 int launch_local_ranks(int64_t nproc, const std::vector<std::string>& args);

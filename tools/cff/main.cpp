@@ -47,6 +47,9 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const std::exception& e) {
     std::string msg = e.what();
+    // Ranks started by --nproc: an error every rank meets alike (a bad option, a model too small
+    // for the world) is printed by rank 0 alone; one naming its rank ("rank 2: ...") by that rank.
+    if (!is_reporting_rank() && msg.rfind("rank ", 0) != 0) return 1;
     std::fprintf(stderr, "cff: error: %s\n", msg.substr(0, msg.find('\n')).c_str());
     return 1;
   }

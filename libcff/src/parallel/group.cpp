@@ -1,6 +1,8 @@
 // c10d for fit(): TCPStore rendezvous, a Gloo process group, and errors that name what failed.
 #include "group.hpp"
 
+#include <dlfcn.h>
+
 #include <cstdlib>
 #include <cstring>
 
@@ -85,6 +87,26 @@ auto guarded(int64_t rank, double timeout, const std::string& what, F&& f) -> de
   }
 }
 
+// c10d logs its retries and failures through glog to stderr (a LibTorch built with glog, as
+// Debian's); libcff reports them as one error instead, so glog keeps to FATAL while c10d
+// connects. Found at run time: LibTorch builds without glog have no such flag.
+class QuietGlog {
+ public:
+  QuietGlog() : level_(static_cast<int*>(dlsym(RTLD_DEFAULT, "_ZN3fLI17FLAGS_minloglevelE"))) {
+    if (level_) {
+      saved_ = *level_;
+      *level_ = 3;
+    }
+  }
+  ~QuietGlog() {
+    if (level_) *level_ = saved_;
+  }
+
+ private:
+  int* level_;
+  int saved_ = 0;
+};
+
 bool is_loopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"; }
 
 std::vector<uint8_t> bytes_of(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
@@ -98,6 +120,7 @@ struct Group::Impl {
   c10::intrusive_ptr<c10d::ProcessGroupGloo::Options> options;
   double timeout = 60;
   std::vector<c10::intrusive_ptr<c10d::Work>> sends;
+  int64_t send_to = 0;  // the world rank of the sends in flight
   std::vector<torch::Tensor> send_buffers;
   std::vector<int64_t> world_ranks;  // this group's members as world ranks
   int64_t world_rank = 0;
@@ -119,6 +142,7 @@ std::unique_ptr<Group> Group::connect(const LaunchEnvironment& env, double timeo
   for (int64_t r = 0; r < env.world_size; ++r) impl->world_ranks.push_back(r);
   const auto timeout = Millis(int64_t(timeout_seconds * 1000));
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
+  QuietGlog quiet;
   guarded(env.rank, timeout_seconds,
           env.rank == 0 ? "cannot serve the rendezvous on MASTER_ADDR:MASTER_PORT " + where +
                               " (is the port in use, or the address not this host's?) or the other ranks did not join"
@@ -184,12 +208,13 @@ void Group::send(std::vector<torch::Tensor> tensors, int64_t to, int first_tag) 
       std::vector<at::Tensor> one{host(tensors[i])};
       impl_->send_buffers.push_back(one[0]);
       impl_->sends.push_back(impl_->pg->send(one, int(to), first_tag + int(i)));
+      impl_->send_to = impl_->world_ranks[size_t(to)];
     }
   });
 }
 
 void Group::wait_sends() {
-  guarded(impl_->world_rank, impl_->timeout, "sending", [&] {
+  guarded(impl_->world_rank, impl_->timeout, "sending to rank " + std::to_string(impl_->send_to), [&] {
     for (auto& w : impl_->sends) w->wait();
   });
   impl_->sends.clear();
