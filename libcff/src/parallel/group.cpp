@@ -252,10 +252,12 @@ class PendingWork : public Group::Pending {
 }  // namespace
 
 std::shared_ptr<Group::Pending> Group::allreduce_async(std::vector<torch::Tensor> tensors) {
-  // One flat buffer: one message instead of one per parameter.
+  // One flat buffer in the first tensor's dtype: one message instead of one per parameter.
+  if (tensors.empty()) tensors.push_back(torch::zeros({0}));
+  const auto dtype = tensors.front().scalar_type();
   std::vector<torch::Tensor> flat{torch::cat([&] {
     std::vector<torch::Tensor> parts;
-    for (auto& t : tensors) parts.push_back(host(t).to(torch::kFloat).flatten());
+    for (auto& t : tensors) parts.push_back(host(t).to(dtype).flatten());
     return parts;
   }())};
   auto work = guarded(impl_->world_rank, impl_->timeout, "reducing gradients", [&] { return impl_->pg->allreduce(flat); });
