@@ -660,3 +660,32 @@ func TestLogHandlerReceivesTheLibraryWarnings(t *testing.T) {
 	}
 	must(cff.NewModelJSON(cfg)).Close() // no handler: nothing fails
 }
+
+func TestThePipelineTrainsWhatFitTrains(t *testing.T) {
+	images, labels := trainingData()
+	b := &cff.Batch{Images: images, Labels: labels, Shape: [4]int{n, 1, 8, 8}}
+	d := must(cff.NewDataset(b, 2))
+	defer d.Close()
+	const c = `{"model": {"embed_dim": 16, "num_layers": 3, "height": 8, "width": 8, "num_classes": 2},
+	  "train": {"device": "cpu", "seed": 3, "threads": 1, "blas_threads": 1, "precision": "fp32",
+	            "batch_size": 8, "epochs": 2, "head_epochs": 1}}`
+	sequential, piped := must(cff.NewModelJSON(c)), must(cff.NewModelJSON(c))
+	defer sequential.Close()
+	defer piped.Close()
+	if err := piped.SetParallel(`{"pipeline": true, "stage": 2}`); err == nil || !strings.Contains(err.Error(), "unknown key parallel.stage") {
+		t.Fatal(err)
+	}
+	if err := piped.SetParallel(`{"pipeline": true, "stages": 2, "queue_depth": 1}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sequential.Fit(d, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := piped.Fit(d, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	a, p := must(sequential.PredictFull(b, 1)), must(piped.PredictFull(b, 1))
+	if fmt.Sprint(a.Scores) != fmt.Sprint(p.Scores) {
+		t.Fatal("pipelined scores differ", a.Scores, p.Scores)
+	}
+}

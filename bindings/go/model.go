@@ -342,6 +342,16 @@ func (m *Model) SetLRScale(scale float64) error {
 	return m.done(C.cff_model_set_lr_scale(m.ptr(), C.double(scale)))
 }
 
+// SetParallel sets layer-parallel training for the next Fit calls (experimental), as the JSON
+// object of cff_model_set_parallel (cff.h): {"pipeline": true, "stages": 2} for the in-process
+// pipeline, {"mode": "data"} (or "pipeline", "pipeline,data") across processes launched with
+// torchrun's RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT; "{}" restores the defaults.
+func (m *Model) SetParallel(json string) error {
+	s := C.CString(json)
+	defer C.free(unsafe.Pointer(s))
+	return m.done(C.cff_model_set_parallel(m.ptr(), s))
+}
+
 func (m *Model) lossBuffer() ([]float64, error) {
 	n, err := m.NumLayers()
 	if err != nil {

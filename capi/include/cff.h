@@ -500,6 +500,24 @@ typedef struct cff_progress {
  *  (they would fail with STATE). */
 typedef int32_t (*cff_progress_fn)(const cff_progress* progress, void* user_data);
 
+/** Experimental: layer-parallel training for the next cff_model_fit() calls (cff/parallel.hpp), a JSON
+ *  object; keys left out keep their defaults, NULL or "{}" restores them all:
+ *  - "pipeline" (bool, false): the in-process pipeline, each stage of layers on its own thread;
+ *  - "stages" (int, 0): pipeline stages (0 = one per layer in-process, the world size across ranks;
+ *    required for "pipeline,data");
+ *  - "queue_depth" (int, 2): in-process, batches queued between two stages;
+ *  - "balance" (bool, false): split the layers by their measured time;
+ *  - "mode" ("none"): "pipeline", "data" or "pipeline,data" trains across processes on c10d; every
+ *    process calls cff_model_fit() with the same model and data, launched as torchrun launches
+ *    (the environment variables RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT); rank 0 alone writes
+ *    `checkpoint_path`, and only rank 0's callback can stop the run;
+ *  - "timeout_s" (number, 60): a peer that does not answer in time fails the run on every rank
+ *    that waits for it (IO, naming the rank).
+ *  The result is the same model in every mode (the in-process pipeline and "pipeline": identical
+ *  to the sequential run at 1 thread; "data": equal to float tolerance). Errors: INVALID_ARGUMENT
+ *  naming the key (unknown key, wrong type, bad value). */
+CFF_API CFF_NODISCARD cff_status* cff_model_set_parallel(cff_model* model, const char* json);
+
 /** Trains stage 1 then stage 2 on `train` as the C++ `Trainer::fit` does: seeded shuffles, the
  *  options' epochs and batch size, validation split and best-epoch selection, resuming where a
  *  loaded checkpoint stopped. `progress` (may be NULL) is called after every batch and epoch with

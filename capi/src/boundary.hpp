@@ -45,6 +45,9 @@ struct cff_options {
 struct cff_model {
   explicit cff_model(cff::Trainer t) : trainer(std::move(t)) {}
   cff::Trainer trainer;
+  // cff_model_set_parallel()'s settings for the next cff_model_fit().
+  std::mutex parallel_mutex;
+  cff::ParallelOptions parallel;
   // The thread running this model's progress callback, if any: a call from it would deadlock on
   // the trainer's mutex, so it is refused instead.
   std::atomic<std::thread::id> callback_thread{};

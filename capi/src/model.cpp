@@ -224,6 +224,15 @@ cff_status* cff_model_head_loss(cff_model* model, const cff_batch* batch, double
 
 // ==== Whole runs ========================================================================================
 
+cff_status* cff_model_set_parallel(cff_model* model, const char* json) {
+  CFF_C_TRY
+  check_model(model);
+  auto options = cff::ParallelOptions::from_json(json && *json ? json : "{}");
+  std::lock_guard<std::mutex> lock(model->parallel_mutex);
+  model->parallel = options;
+  CFF_C_CATCH
+}
+
 cff_status* cff_model_fit(cff_model* model, const cff_dataset* train, cff_progress_fn progress, void* user_data,
                           const char* checkpoint_path, int32_t* out_stopped) {
   CFF_C_TRY
@@ -231,6 +240,10 @@ cff_status* cff_model_fit(cff_model* model, const cff_dataset* train, cff_progre
   check_dataset(train);
   std::atomic<bool> stop{false};
   cff::FitHooks hooks;
+  {
+    std::lock_guard<std::mutex> lock(model->parallel_mutex);
+    hooks.parallel = model->parallel;
+  }
   hooks.stop = &stop;
   if (checkpoint_path) hooks.checkpoint_path = checkpoint_path;
   auto report = [&](cff_progress& p, const std::string& message) {

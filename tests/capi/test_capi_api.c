@@ -377,6 +377,43 @@ static void test_json_and_backprop(void) {
   cff_model_free(m);
 }
 
+/* cff_model_set_parallel: bad JSON is named; the in-process pipeline trains what fit() trains
+ * sequentially (1 thread: the very same scores). */
+static void test_parallel(void) {
+  enum { n = 64 };
+  uint8_t images[n * kPixels];
+  int64_t labels[n];
+  float seq[n * 2], piped[n * 2];
+  cff_model *a = NULL, *b = NULL;
+  cff_dataset* ds = NULL;
+  cff_batch batch;
+  const char* config = "{\"model\": {\"embed_dim\": 8, \"num_layers\": 3, \"height\": 8, \"width\": 8,"
+                       " \"num_classes\": 2}, \"train\": {\"device\": \"cpu\", \"threads\": 1, \"blas_threads\": 1,"
+                       " \"precision\": \"fp32\", \"batch_size\": 16, \"epochs\": 2, \"head_epochs\": 1}}";
+  int i;
+  make_images(images, labels, n, 5);
+  batch = make_batch(images, labels, n);
+  CHECK_OK(cff_dataset_create(&batch, 2, &ds));
+  CHECK_OK(cff_model_create_json(config, &a));
+  CHECK_OK(cff_model_create_json(config, &b));
+  CHECK_CODE(cff_model_set_parallel(b, "{\"pipeline\": true, \"stage\": 2}"), CFF_CODE_INVALID_ARGUMENT,
+             "unknown key parallel.stage");
+  CHECK_CODE(cff_model_set_parallel(b, "{\"queue_depth\": 0}"), CFF_CODE_INVALID_ARGUMENT, "queue depth");
+  CHECK_CODE(cff_model_set_parallel(b, "{\"mode\": \"both\"}"), CFF_CODE_INVALID_ARGUMENT,
+             "must be one of none, pipeline, data, pipeline,data");
+  CHECK_CODE(cff_model_set_parallel(NULL, "{}"), CFF_CODE_INVALID_ARGUMENT, "model is NULL");
+  CHECK_OK(cff_model_set_parallel(b, "{\"pipeline\": true, \"stages\": 2, \"queue_depth\": 1}"));
+  CHECK_OK(cff_model_fit(a, ds, NULL, NULL, NULL, NULL));
+  CHECK_OK(cff_model_fit(b, ds, NULL, NULL, NULL, NULL));
+  CHECK_OK(cff_model_predict(a, &batch, 1, NULL, 0, seq, n * 2, NULL, 0));
+  CHECK_OK(cff_model_predict(b, &batch, 1, NULL, 0, piped, n * 2, NULL, 0));
+  for (i = 0; i < n * 2; ++i) CHECK(seq[i] == piped[i]);
+  CHECK_OK(cff_model_set_parallel(b, NULL)); /* back to the defaults */
+  cff_model_free(a);
+  cff_model_free(b);
+  cff_dataset_free(ds);
+}
+
 static void test_idx(const char* folder) {
   cff_dataset* ds = NULL;
   int64_t count = 0, c = 0, h = 0, w = 0, classes = 0;
@@ -497,6 +534,7 @@ int main(int argc, char** argv) {
   test_model(scratch);
   test_json_and_backprop();
   test_step_host();
+  test_parallel();
   if (argc > 2) test_idx(argv[2]);
   TEST_EXIT();
 }

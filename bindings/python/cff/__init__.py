@@ -514,6 +514,14 @@ class Model(_Handle):
         schedule of your own when training step by step; see :func:`lr_schedule_scale`)."""
         _check(_L().cff_model_set_lr_scale(self._h, float(scale)))
 
+    def set_parallel(self, **options):
+        """Layer-parallel training for the next :meth:`fit` calls (Experimental; cff.h,
+        ``cff_model_set_parallel``): ``pipeline=True`` (the in-process pipeline), ``stages``,
+        ``queue_depth``, ``balance``, ``mode`` (``"pipeline"``, ``"data"`` or ``"pipeline,data"``:
+        across processes launched with torchrun's RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT) and
+        ``timeout_s``. No options: back to the defaults (one process, sequential)."""
+        _check(_L().cff_model_set_parallel(self._h, _bytes(_json.dumps(options))))
+
     def _losses(self, fn, batch, *extra):
         losses = np.zeros(max(self.num_layers, 1), dtype=np.float64)
         n = c_int64()

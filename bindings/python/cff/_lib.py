@@ -162,6 +162,7 @@ SIGNATURES = {
     "cff_model_config_json": (S, [P(Model), out_str]),
     "cff_model_set_ff_prediction": (S, [P(Model), c_enum]),
     "cff_model_set_lr_scale": (S, [P(Model), c_double]),
+    "cff_model_set_parallel": (S, [P(Model), c_char_p]),
     "cff_layer_batch_create": (S, [P(Model), P(Batch), c_int32, P(P(LayerBatch))]),
     "cff_layer_batch_free": (None, [P(LayerBatch)]),
     "cff_layer_batch_next_layer": (S, [P(LayerBatch), i64p]),

@@ -15,7 +15,8 @@ import numpy as np
 import cff
 
 CONFIG = {"model": {"embed_dim": 16, "num_layers": 2, "height": 8, "width": 8, "num_classes": 2},
-          "train": {"device": "cpu", "seed": 3, "threads": 1, "batch_size": 8}}
+          "train": {"device": "cpu", "seed": 3, "threads": 1, "batch_size": 8,
+                    "precision": "fp32"}}  # the same numerics on every host (auto is bf16 on AVX512-BF16/AMX)
 N = 16
 HEADER = os.path.join(os.path.dirname(__file__), "..", "..", "..", "capi", "include", "cff.h")
 
@@ -233,6 +234,22 @@ class Training(unittest.TestCase):
         self.assertEqual(model.predict(images).shape, (N,))  # still usable
         acc = model.evaluate_dataset(ds, ks=(1,))
         self.assertTrue(0 <= acc[0] <= 1)
+
+    def test_parallel_pipeline_trains_what_fit_trains(self):
+        images, labels = training_data()
+        ds = cff.Dataset.from_arrays(images, labels, 2)
+        config = {"model": dict(CONFIG["model"], num_layers=3),
+                  "train": dict(CONFIG["train"], blas_threads=1, epochs=2, head_epochs=1)}
+        sequential, piped = cff.Model(config), cff.Model(config)
+        with self.assertRaisesRegex(cff.CffError, "unknown key parallel.stage"):
+            piped.set_parallel(pipeline=True, stage=2)
+        with self.assertRaisesRegex(cff.CffError, "must be one of none, pipeline, data, pipeline,data"):
+            piped.set_parallel(mode="both")
+        piped.set_parallel(pipeline=True, stages=2, queue_depth=1)
+        sequential.fit(ds)
+        piped.fit(ds)
+        np.testing.assert_array_equal(sequential.predict_full(images)[1], piped.predict_full(images)[1])
+        piped.set_parallel()  # back to the defaults
 
     def test_providers_and_threads(self):
         losses = cff.providers(cff.ProviderKind.LOSS)

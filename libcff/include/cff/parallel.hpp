@@ -51,6 +51,11 @@ struct ParallelOptions {
 
   /// Throws kInvalidArgument naming the first bad field.
   void validate() const;
+  /// JSON object with the keys "pipeline", "stages", "queue_depth", "balance", "mode" (to_string's
+  /// names) and "timeout_s"; from_json() takes any subset (defaults for the rest), rejects unknown
+  /// keys and wrong types naming the key, and validates.
+  std::string to_json() const;
+  static ParallelOptions from_json(const std::string& text);
 };
 
 /// Where this process stands in a multi-process run, read the way torchrun, SLURM srun and

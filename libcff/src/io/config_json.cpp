@@ -381,3 +381,27 @@ Config Config::from_json(const std::string& text) {
 }
 
 }  // namespace cff
+
+namespace cff {
+
+std::string ParallelOptions::to_json() const {
+  return json{{"pipeline", pipeline},       {"stages", stages},          {"queue_depth", queue_depth},
+              {"balance", balance},         {"mode", to_string(mode)},   {"timeout_s", timeout_seconds}}
+      .dump();
+}
+
+ParallelOptions ParallelOptions::from_json(const std::string& text) {
+  const json j = parse_json(text);
+  reject_unknown(j, "parallel", {"pipeline", "stages", "queue_depth", "balance", "mode", "timeout_s"});
+  ParallelOptions o;
+  read(j, "parallel", "pipeline", o.pipeline);
+  read(j, "parallel", "stages", o.stages);
+  read(j, "parallel", "queue_depth", o.queue_depth);
+  read(j, "parallel", "balance", o.balance);
+  read_enum(j, "parallel", "mode", o.mode);
+  read(j, "parallel", "timeout_s", o.timeout_seconds);
+  o.validate();
+  return o;
+}
+
+}  // namespace cff

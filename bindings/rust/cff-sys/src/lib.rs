@@ -285,6 +285,7 @@ extern "C" {
     pub fn cff_model_config_json(model: *mut cff_model, out_json: *mut *mut c_char) -> *mut cff_status;
     pub fn cff_model_set_ff_prediction(model: *mut cff_model, mode: cff_ff_prediction) -> *mut cff_status;
     pub fn cff_model_set_lr_scale(model: *mut cff_model, scale: f64) -> *mut cff_status;
+    pub fn cff_model_set_parallel(model: *mut cff_model, json: *const c_char) -> *mut cff_status;
 
     // Stage 1
     pub fn cff_layer_batch_create(

@@ -783,6 +783,16 @@ impl Model {
         check(unsafe { sys::cff_model_set_lr_scale(self.raw, scale) })
     }
 
+    /// Experimental: layer-parallel training for the next [`Model::fit`] calls, as the JSON object
+    /// of `cff_model_set_parallel` (cff.h): `{"pipeline": true, "stages": 2}` for the in-process
+    /// pipeline, `{"mode": "data"}` (or `"pipeline"`, `"pipeline,data"`) across processes launched
+    /// with torchrun's RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT; `"{}"` restores the defaults.
+    pub fn set_parallel(&mut self, json: &str) -> Result<()> {
+        let json = c_string(json)?;
+        // SAFETY: live model, valid string.
+        check(unsafe { sys::cff_model_set_parallel(self.raw, json.as_ptr()) })
+    }
+
     fn losses_buffer(&self) -> Result<Vec<f64>> {
         Ok(vec![0.0; self.num_layers()?.max(1)])
     }

@@ -488,3 +488,22 @@ fn step_hosts_get_batches_normalization_and_an_lr_scale() {
     assert!((cff::lr_schedule_scale(true, 5, 10).unwrap() - 0.5).abs() < 1e-12);
     assert!(cff::discover_plugins().is_ok());
 }
+
+#[test]
+fn the_pipeline_trains_what_fit_trains() {
+    let (images, labels) = training_data();
+    let data = Dataset::from_batch(&Batch::new(&images, [N, 1, 8, 8]).with_labels(&labels), 2).unwrap();
+    let config = r#"{"model": {"embed_dim": 16, "num_layers": 3, "height": 8, "width": 8, "num_classes": 2},
+                     "train": {"device": "cpu", "seed": 3, "threads": 1, "blas_threads": 1, "precision": "fp32",
+                               "batch_size": 8, "epochs": 2, "head_epochs": 1}}"#;
+    let mut sequential = Model::from_json(config).unwrap();
+    let mut piped = Model::from_json(config).unwrap();
+    let err = piped.set_parallel(r#"{"pipeline": true, "stage": 2}"#).unwrap_err();
+    assert!(err.to_string().contains("unknown key parallel.stage"), "{err}");
+    piped.set_parallel(r#"{"pipeline": true, "stages": 2, "queue_depth": 1}"#).unwrap();
+    sequential.fit(&data, None, None).unwrap();
+    piped.fit(&data, None, None).unwrap();
+    let batch = Batch::new(&images, [N, 1, 8, 8]);
+    assert_eq!(sequential.predict_full(&batch, 1).unwrap().scores, piped.predict_full(&batch, 1).unwrap().scores);
+    piped.set_parallel("{}").unwrap();
+}
