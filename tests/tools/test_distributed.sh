@@ -110,14 +110,19 @@ expect_rank0_error() {  # PATTERN SECONDS
   echo "  rank 0 after ${took}s: $(cat "$work/r0.err")"
 }
 
-echo "a killed rank (pipeline): the other stops with a clear error; the last epoch loads; --resume continues"
+echo "a killed rank (pipeline): the other stops with a clear error; the last epoch loads; --resume continues it"
 start_pair pipeline "$work/kill.cff"
 kill -9 "$r1"
 wait "$r1" 2> /dev/null || true
 expect_rank0_error "a peer rank stopped" 10
 "$cff" info "$work/kill.cff" --json > /dev/null
-$T "$cff" train "$work" --out "$work/kill.cff" --resume --quiet --json > "$work/resumed.json"
+cp "$work/kill.cff" "$work/kill2.cff"
+# The checkpoint is the whole model: it resumes in another mode (2 data ranks) and in one process.
+$T "$cff" train "$work" --out "$work/kill.cff" --resume --quiet --json --nproc 2 --parallel data \
+  --dist-timeout 20 > "$work/resumed.json"
 python3 -c "import json; r = json.load(open('$work/resumed.json')); assert r['test']['count'] == 120, r"
+$T "$cff" train "$work" --out "$work/kill2.cff" --resume --quiet --json > "$work/resumed2.json"
+python3 -c "import json; r = json.load(open('$work/resumed2.json')); assert r['test']['count'] == 120, r"
 
 echo "a hung rank (data): the other gives up after the timeout (4 s)"
 start_pair data "$work/hang.cff"

@@ -16,7 +16,7 @@ int run(const InfoArgs& a) {
   json history = json::array();
   for (const auto& r : trainer.history())
     history.push_back({{"stage", r.stage}, {"epoch", r.epoch}, {"train_loss", r.train_loss},
-                       {"val_loss", r.val_loss}, {"best", r.best}});
+                       {"val_loss", r.val_loss}, {"seconds", r.seconds}, {"best", r.best}});
   json out = {{"config", json::parse(trainer.config().to_json())}, {"history", history}};
   std::printf("%s\n", a.json_out ? out.dump().c_str() : out.dump(2).c_str());
   return 0;

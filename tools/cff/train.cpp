@@ -1,5 +1,6 @@
 // cff train DATA --out MODEL: build a model for DATA, train both stages (checkpoint after every
 // epoch), evaluate on DATA's test part, optionally write the report.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -152,6 +153,13 @@ void check_resume(const Config& saved, const Config& asked, const std::string& p
             "); drop those flags to continue the run, or train a new model without --resume");
 }
 
+// The most memory this process has held, in MiB (getrusage's maximum resident set).
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;
+}
+
 // This command line without --nproc, with each rank's share of the cores unless threads were given.
 std::vector<std::string> rank_command(const CLI::App& cmd, int64_t nproc) {
   std::vector<std::string> out;
@@ -252,7 +260,13 @@ int run(const TrainArgs& a, const CLI::App& cmd) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto result = trainer->fit(source, hooks);
   std::signal(SIGINT, SIG_DFL);
-  if (rank != 0) return result.stopped ? 130 : 0;
+  if (rank != 0) {  // the others' share of a benchmark: what this rank did and held
+    if (a.json_out)
+      std::printf("%s\n", json{{"rank", rank}, {"stage_seconds", result.stage_seconds}, {"peak_rss_mib", peak_rss_mib()}}
+                               .dump()
+                               .c_str());
+    return result.stopped ? 130 : 0;
+  }
   if (result.stopped) {
     printer.note("");
     std::fprintf(stderr, "interrupted: %s holds the last completed epoch; continue with --resume\n", a.out.c_str());
@@ -269,7 +283,8 @@ int run(const TrainArgs& a, const CLI::App& cmd) {
               {"precision", to_string(trainer->precision())},
               {"threads", torch::get_num_threads()},
               {"blas_threads", blas_threads()},
-              {"skipped_files", files->bad_files().size()}};
+              {"skipped_files", files->bad_files().size()},
+              {"peak_rss_mib", peak_rss_mib()}};
   if (par.pipeline || par.mode != ParallelMode::kNone)
     out["parallel"] = {{"mode", par.pipeline ? "in-process pipeline" : to_string(par.mode)},
                        {"stage_seconds", result.stage_seconds}};
@@ -327,7 +342,8 @@ Command add_train(CLI::App& app) {
   cmd->add_option("--lr", a->lr, "stage-1 AdamW learning rate")->capture_default_str();
   cmd->add_option("--head-lr", a->head_lr, "stage-2 AdamW learning rate")->capture_default_str();
   cmd->add_option("--lr-schedule", a->lr_schedule,
-                  "both stages: cosine (decay to 0), constant, or auto (ff/symba constant, others cosine)")
+                  "both stages: cosine (decay to 0), constant, or auto (stage 1: ff/symba constant, others cosine; "
+                  "the head: constant)")
       ->capture_default_str();
   cmd->add_option("--weight-decay", a->weight_decay, "stage-1 AdamW weight decay")->capture_default_str();
   cmd->add_option("--val-fraction", a->val_fraction, "share held out for validation")->capture_default_str();

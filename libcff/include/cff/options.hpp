@@ -27,7 +27,8 @@ enum class Precision { kFloat32, kBFloat16, kAuto };
 
 /// How fit() moves the learning rate over a stage (stage 1, the head's stage 2, or BP's run).
 enum class LrSchedule {
-  kAuto,      ///< kCosine for CFF/CFF+M and BP, kConstant for FF/SymBa (see Config::schedule())
+  kAuto,      ///< stage 1: kCosine for CFF/CFF+M and BP, kConstant for FF/SymBa; the head: kConstant
+              ///< (Config::schedule())
   kConstant,  ///< the configured lr throughout (the authors' code)
   kCosine,    ///< cosine decay, step by step, from the configured lr to 0 over the stage
 };
@@ -131,11 +132,14 @@ struct Config {
   std::string loss_spec() const;
   /// The augmentation spec actually used (train.augment or the architecture's default).
   std::string augment_spec() const;
-  /// The lr schedule actually used: train.lr_schedule, or for kAuto the algorithm's default:
-  /// cosine for kContrastive and kBackprop (measured on Fashion-MNIST MLP[500 3], CFF+M: 86.45%
-  /// constant, 86.60% cosine), constant for kForwardForward (FF converges slowly and the decay
-  /// cuts it short: 65.3% constant, 31.2% cosine after 10 epochs).
-  LrSchedule schedule() const;
+  /// The lr schedule fit() uses in `stage` (1 = encoder, or BP's whole run; 2 = head):
+  /// train.lr_schedule, or for kAuto: in stage 1 cosine for kContrastive and kBackprop (measured
+  /// on Fashion-MNIST MLP[500 3], CFF+M: 86.45% constant, 86.60% cosine) and constant for
+  /// kForwardForward (FF converges slowly and the decay cuts it short: 65.3% constant, 31.2%
+  /// cosine after 10 epochs); in stage 2 constant (a cosine over a short head stage leaves the
+  /// head under-trained: ViT[64 4 3] after 2 + 2 epochs, 51.6% with a cosine head, see
+  /// docs/results.md).
+  LrSchedule schedule(int64_t stage = 1) const;
 
   /// JSON text of every field; from_json() accepts any subset and keeps defaults for the rest,
   /// and rejects unknown keys and values of the wrong type with a message naming the key.

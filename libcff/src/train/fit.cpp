@@ -128,7 +128,6 @@ FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, c
   std::vector<int64_t> val_order(size_t(val->size()));
   std::iota(val_order.begin(), val_order.end(), 0);
   FitResult result;
-  const bool cosine = cfg.schedule() == LrSchedule::kCosine;
 
   // The first training batch, unshuffled: what a balanced stage split is timed on.
   auto first_batch = [&] {
@@ -182,6 +181,7 @@ FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, c
       break;
     }
     const int64_t epochs = stage == 1 ? cfg.train.epochs : cfg.train.head_epochs;
+    const bool cosine = cfg.schedule(stage) == LrSchedule::kCosine;
     while (epoch < epochs) {
       const auto t0 = std::chrono::steady_clock::now();
       auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
