@@ -17,6 +17,7 @@ packages=(
   python3-numpy golang-go # bindings
   python3-setuptools python3-pip # pip install --no-build-isolation bindings/python
   python3-torch           # PyTorch 1.13: the side-by-side benchmark (tests/bench/compare_pytorch.py)
+  python3-matplotlib      # the figures of experiments/
   libgloo-dev             # Gloo for c10d's ProcessGroupGloo (distributed training, libcff/src/parallel)
   clang libclang-rt-14-dev libfuzzer-14-dev # sanitizer build and fuzz targets (scripts/run-sanitizers.sh)
 )

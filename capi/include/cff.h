@@ -191,8 +191,7 @@ typedef enum cff_provider_kind {
 
 /** How cff_model_fit() moves the learning rate over a stage (the JSON key "train.lr_schedule"). */
 typedef enum cff_lr_schedule {
-  CFF_LR_SCHEDULE_AUTO = 0,     /**< stage 1: cosine for contrastive and backprop, constant for FF;
-                                     the head (stage 2): constant */
+  CFF_LR_SCHEDULE_AUTO = 0,     /**< constant (a cosine starves short stages; docs/results.md) */
   CFF_LR_SCHEDULE_CONSTANT = 1, /**< the configured lr throughout */
   CFF_LR_SCHEDULE_COSINE = 2    /**< cosine decay, step by step, from the configured lr to 0 */
 } cff_lr_schedule;

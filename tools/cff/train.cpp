@@ -342,8 +342,7 @@ Command add_train(CLI::App& app) {
   cmd->add_option("--lr", a->lr, "stage-1 AdamW learning rate")->capture_default_str();
   cmd->add_option("--head-lr", a->head_lr, "stage-2 AdamW learning rate")->capture_default_str();
   cmd->add_option("--lr-schedule", a->lr_schedule,
-                  "both stages: cosine (decay to 0), constant, or auto (stage 1: ff/symba constant, others cosine; "
-                  "the head: constant)")
+                  "both stages: constant, cosine (decay to 0), or auto (= constant)")
       ->capture_default_str();
   cmd->add_option("--weight-decay", a->weight_decay, "stage-1 AdamW weight decay")->capture_default_str();
   cmd->add_option("--val-fraction", a->val_fraction, "share held out for validation")->capture_default_str();

@@ -240,10 +240,8 @@ std::string Config::loss_spec() const {
   return "";
 }
 
-LrSchedule Config::schedule(int64_t stage) const {
-  if (train.lr_schedule != LrSchedule::kAuto) return train.lr_schedule;
-  if (stage == 2) return LrSchedule::kConstant;  // a short head stage must not decay to nothing
-  return train.algorithm == Algorithm::kForwardForward ? LrSchedule::kConstant : LrSchedule::kCosine;
+LrSchedule Config::schedule() const {
+  return train.lr_schedule == LrSchedule::kAuto ? LrSchedule::kConstant : train.lr_schedule;
 }
 
 std::string Config::augment_spec() const {

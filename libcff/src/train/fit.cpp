@@ -181,7 +181,7 @@ FitResult Trainer::State::fit(const std::shared_ptr<const ImageSource>& train, c
       break;
     }
     const int64_t epochs = stage == 1 ? cfg.train.epochs : cfg.train.head_epochs;
-    const bool cosine = cfg.schedule(stage) == LrSchedule::kCosine;
+    const bool cosine = cfg.schedule() == LrSchedule::kCosine;
     while (epoch < epochs) {
       const auto t0 = std::chrono::steady_clock::now();
       auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
