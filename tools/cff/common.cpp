@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -168,7 +169,12 @@ void ProgressPrinter::batch(const Progress& p) {
   line.precision(1);
   line << rate << " batch/s eta " << eta << "s loss";
   line.precision(4);
-  for (double l : p.losses) line << " " << l;
+  for (double l : p.losses) {
+    if (std::isnan(l))
+      line << " -";  // a layer another rank trains
+    else
+      line << " " << l;
+  }
   if (tty_) {
     std::fprintf(stderr, "\r%-110s", line.str().c_str());
     std::fflush(stderr);
