@@ -49,6 +49,7 @@ class Study:
         self.runs = os.path.join(self.out, "runs")
         os.makedirs(self.runs, exist_ok=True)
         self.seeds = SEEDS[:1] if args.quick else SEEDS
+        self.need_models = False  # set by scripts that read the trained models (not only results)
 
     def epochs(self, full):
         """A budget of `full` epochs, or 1 in quick mode."""
@@ -61,10 +62,11 @@ class Study:
         argv = ["train", self.args.data] + list(flags) + extra + ["--seed", str(seed)]
         key = hashlib.sha1(json.dumps(argv).encode()).hexdigest()[:16]
         path = os.path.join(self.runs, key + ".json")
-        if os.path.exists(path) and not self.args.fresh:
+        model = os.path.join(self.runs, key + ".cff")
+        # Models are not committed (only results): a script that reads models retrains without one.
+        if os.path.exists(path) and not self.args.fresh and (os.path.exists(model) or not self.need_models):
             with open(path) as f:
                 return json.load(f)
-        model = os.path.join(self.runs, key + ".cff")
         cmd = [self.args.cff] + argv + ["--out", model, "--force", "--json", "--quiet"]
         t0 = time.time()
         p = subprocess.run(cmd, capture_output=True, text=True)

@@ -4,7 +4,7 @@ pairs inside the margin band, and the mean cosine of same- and different-class p
 (`cff inspect` on 2000 test images), with each layer's training and validation loss curves, for
 the CFF+M MLP[500 3] and ViT models of Table 1 (seeds 0-2; the curves: seed 0).
 
-    python3 experiments/fig5_layers.py [--quick]
+    python3 experiments/fig5_layers.py [--quick] [--only mlp|vit]
 """
 import json
 import statistics
@@ -15,12 +15,15 @@ from common import Study, parser
 
 
 def main():
-    args = parser(__doc__.splitlines()[0]).parse_args()
+    ap = parser(__doc__.splitlines()[0])
+    ap.add_argument("--only", choices=("mlp", "vit"))
+    args = ap.parse_args()
     s = Study("fig5", args)
     t1 = Study("table1", args)
-    results = table1_methods.runs(t1)
+    t1.need_models = True
+    results = table1_methods.runs(t1, args.only)
     rows = []
-    for title, _, _ in table1_methods.plan(t1):
+    for title, _, _ in table1_methods.plan(t1, args.only):
         per_seed = []
         for r in results[(title, "CFF+M")]:
             p = subprocess.run([args.cff, "inspect", r["model_file"], args.data, "--samples", "2000", "--json",

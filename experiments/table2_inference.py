@@ -29,7 +29,9 @@ def timed_eval(cff, model, data, extra):
 def main():
     args = parser(__doc__.splitlines()[0]).parse_args()
     s = Study("table2", args)
-    results = table1_methods.runs(Study("table1", args), "mlp")
+    t1 = Study("table1", args)
+    t1.need_models = True
+    results = table1_methods.runs(t1, "mlp")
     cases = [("CFF+M (one pass)", "CFF+M", []), ("FF, goodness (10 passes)", "FF", ["--ff-predict", "goodness"]),
              ("FF, one-pass head", "FF", ["--ff-predict", "head"])]
     rows = []
