@@ -120,7 +120,12 @@ cp "$work/kill.cff" "$work/kill2.cff"
 # The checkpoint is the whole model: it resumes in another mode (2 data ranks) and in one process.
 $T "$cff" train "$work" --out "$work/kill.cff" --resume --quiet --json --nproc 2 --parallel data \
   --dist-timeout 20 > "$work/resumed.json"
-python3 -c "import json; r = json.load(open('$work/resumed.json')); assert r['test']['count'] == 120, r"
+# --json with --nproc: one line per rank; rank 0's holds the result.
+python3 -c "
+import json
+lines = [json.loads(l) for l in open('$work/resumed.json')]
+r = next(l for l in lines if 'model' in l)
+assert r['test']['count'] == 120 and sorted(l.get('rank', 0) for l in lines) == [0, 1], lines"
 $T "$cff" train "$work" --out "$work/kill2.cff" --resume --quiet --json > "$work/resumed2.json"
 python3 -c "import json; r = json.load(open('$work/resumed2.json')); assert r['test']['count'] == 120, r"
 
