@@ -208,7 +208,7 @@ std::optional<std::vector<double>> rank_pipeline_pass(Trainer::State& state, Run
                                                       const PassHooks& hooks, double& busy) {
   Group& world = *run.world;
   const Layout& lay = run.layout;
-  const auto [first, last] = lay.layers[size_t(lay.stage)];
+  const int64_t first = lay.layers[size_t(lay.stage)].first, last = lay.layers[size_t(lay.stage)].second;
   const bool head_of_pipe = lay.stage == 0, tail = lay.stage == lay.stages - 1;
   const int64_t prev = head_of_pipe ? -1 : lay.rank_of(lay.stage - 1, lay.replica);
   const int64_t next = tail ? -1 : lay.rank_of(lay.stage + 1, lay.replica);
